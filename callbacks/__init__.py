@@ -1,0 +1,7 @@
+"""Callbacks: EMA of the generator, sample grids, quality checks and stopping rules. All composable in Python."""
+from callbacks.digits_quality import DigitsQuality
+from callbacks.ema import EMA
+from callbacks.sample_grid import SampleGrid
+from callbacks.stop_at import StopAt
+
+__all__ = ["DigitsQuality", "EMA", "SampleGrid", "StopAt"]

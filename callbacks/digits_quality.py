@@ -1,0 +1,60 @@
+"""Track the quality of the digits default during training: classifier accuracy and a digits-feature FID."""
+import time
+
+import pytorch_lightning as pl
+
+from lit_gans.evaluation.digits import DigitsScorer
+
+
+class DigitsQuality(pl.Callback):
+    """Every `every_n_g_steps` generator steps and at the end of training, score `per_class` generated digits of each
+    class (EMA generator) with a classifier trained on the real training split.
+
+    Logs digits/accuracy, digits/fid and digits/accuracy_<class>. Results are kept in `self.history` (a list of
+    dicts with g_step, kimg, seconds since the start of training, accuracy, accuracy_per_class, fid) and `self.last`. Needs a DigitsDataModule.
+    """
+
+    def __init__(self, every_n_g_steps: int = 250, per_class: int = 100, use_ema: bool = True, seed: int = 0):
+        self.every_n_g_steps, self.per_class, self.use_ema, self.seed = every_n_g_steps, per_class, use_ema, seed
+        self.scorer: DigitsScorer | None = None
+        self.history: list[dict] = []
+        self.last: dict | None = None
+        self.last_step = -1
+        self.started = time.perf_counter()
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
+        self.started = time.perf_counter()
+
+    def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
+        datamodule = trainer.datamodule
+        if datamodule is None or not hasattr(datamodule, "held_out_images"):
+            raise ValueError("DigitsQuality needs a DigitsDataModule (it scores samples against held-out digits)")
+        if pl_module.num_classes != 10:
+            raise ValueError(f"DigitsQuality needs a model conditioned on the 10 digit classes, got num_classes={pl_module.num_classes}")
+        datamodule.setup("fit")
+        train_x, train_y = datamodule.train_set.tensors
+        self.scorer = DigitsScorer.fit(train_x, train_y, datamodule.held_out_images, datamodule.held_out_labels,
+                                       seed=self.seed)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        step = pl_module.g_steps
+        if step != self.last_step and step % self.every_n_g_steps == 0 and step > 0:
+            self.evaluate(pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
+        if pl_module.g_steps != self.last_step:
+            self.evaluate(pl_module)
+
+    def evaluate(self, pl_module) -> dict:
+        self.last_step = pl_module.g_steps
+        result = self.scorer.score_module(pl_module, self.per_class, self.use_ema, self.seed)
+        result.update(g_step=pl_module.g_steps, kimg=pl_module.images_seen / 1000,
+                      seconds=time.perf_counter() - self.started)
+        self.history.append(result)
+        self.last = result
+        metrics = {"digits/accuracy": result["accuracy"], "digits/fid": result["fid"]}
+        metrics.update({f"digits/accuracy_{c}": a for c, a in result["accuracy_per_class"].items()})
+        if pl_module._trainer is not None and pl_module.trainer.loggers:
+            for logger in pl_module.trainer.loggers:
+                logger.log_metrics(metrics, step=pl_module.trainer.fit_loop.epoch_loop._batches_that_stepped)
+        return result

@@ -1,0 +1,6 @@
+"""DataModules serving real images in [-1, 1] with integer class labels."""
+from datamodules.base import GANDataModule
+from datamodules.digits import DigitsDataModule
+from datamodules.image_folder import ImageFolderDataModule
+
+__all__ = ["DigitsDataModule", "GANDataModule", "ImageFolderDataModule"]

@@ -1,0 +1,168 @@
+"""`lit-gans` command line: LightningCLI with the subcommands fit, validate, sample and describe.
+
+    lit-gans fit                                   # class-conditional SAGAN on the embedded digits
+    lit-gans fit --config configs/sagan/celeba64.yaml
+    lit-gans sample --ckpt_path runs/.../last.ckpt --num 100 --classes "[3, 7]" --out samples
+    lit-gans describe --config configs/sagan/imagenet128.yaml
+
+With no --config, the defaults below (identical to configs/sagan/digits.yaml) apply.
+"""
+import json
+from pathlib import Path
+
+import torch
+import yaml
+from pytorch_lightning import LightningDataModule, Trainer
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+
+from callbacks.run_dir import run_dir
+from lit_gans.gan import GAN
+from lit_gans.images import image_grid, save_png
+
+DEFAULTS = {
+    "model": {"class_path": "lit_gans.SAGAN"},
+    "data": {"class_path": "datamodules.DigitsDataModule"},
+    "trainer.max_epochs": -1,
+    "trainer.logger": {"class_path": "lit_gans.wandb_logger.WandbLogger"},
+    "trainer.callbacks": [
+        {"class_path": "callbacks.StopAt", "init_args": {"kimg": 250}},
+        {"class_path": "callbacks.EMA", "init_args": {"decay": 0.999, "start": 100}},
+        {"class_path": "callbacks.SampleGrid", "init_args": {"every_n_g_steps": 500}},
+        {"class_path": "callbacks.DigitsQuality", "init_args": {"every_n_g_steps": 500}},
+        {"class_path": "pytorch_lightning.callbacks.ModelCheckpoint", "init_args": {"save_last": True}},
+    ],
+}
+
+
+class GANTrainer(Trainer):
+    """Trainer with the extra subcommands `sample` and `describe`."""
+
+    def sample(
+        self,
+        model: GAN,
+        datamodule: LightningDataModule | None = None,
+        ckpt_path: str | None = None,
+        num: int = 64,
+        classes: list[int] | None = None,
+        truncation: float | None = None,
+        seed: int = 0,
+        out: str = "samples",
+        grid: bool = True,
+        individual: bool = False,
+        per_row: int = 8,
+        use_ema: bool = True,
+    ) -> list[Path]:
+        """Generate images from a checkpoint: a PNG grid and/or one PNG per image.
+
+        Args:
+            ckpt_path: checkpoint to load (its hyperparameters rebuild the model).
+            num: number of images.
+            classes: class of each image, cycled (e.g. [3, 7] gives 3, 7, 3, 7, ...); random when omitted.
+            truncation: truncate latents to [-t, t].
+            seed: latent seed.
+            out: output folder.
+            grid: write <out>/grid.png.
+            individual: write <out>/<index>_class<label>.png for each image.
+            per_row: images per grid row.
+            use_ema: sample from the EMA generator when the checkpoint has one.
+        """
+        if ckpt_path is None:
+            raise ValueError("sample needs --ckpt_path")
+        load_weights(model, ckpt_path)
+        labels = None
+        if model.num_classes:
+            labels = torch.tensor(classes or [], dtype=torch.long)
+            labels = labels.repeat(num // len(labels) + 1)[:num] if len(labels) else torch.randint(
+                model.num_classes, (num,), generator=torch.Generator().manual_seed(seed))
+        images = model.sample(num, y=labels, truncation=truncation, use_ema=use_ema, seed=seed)
+        written = []
+        if grid:
+            written.append(save_png(image_grid(images, nrow=per_row), Path(out) / "grid.png"))
+        if individual:
+            for i, image in enumerate(images):
+                suffix = f"_class{int(labels[i])}" if labels is not None else ""
+                written.append(save_png(image_grid(image[None], nrow=1), Path(out) / f"{i:05d}{suffix}.png"))
+        print(json.dumps({"written": [str(p) for p in written[:3]] + (["..."] if len(written) > 3 else []),
+                          "count": len(written)}))
+        return written
+
+    def describe(self, model: GAN, datamodule: LightningDataModule | None = None) -> dict:
+        """Print the model's trainable parameter counts as one JSON object, without training or reading data."""
+        description = describe_model(model)
+        print(json.dumps(description))
+        return description
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def describe_model(model: GAN) -> dict:
+    """Parameter counts of G and D, in total and per top-level layer or block."""
+
+    def breakdown(network: torch.nn.Module) -> dict[str, int]:
+        parts = {}
+        for name, child in network.named_children():
+            items = child.named_children() if isinstance(child, torch.nn.ModuleList) else [(None, child)]
+            for index, part in items:
+                parts[name if index is None else f"{name}.{index}"] = count_parameters(part)
+        return parts
+
+    return {
+        "model": type(model).__name__,
+        "generator_params": count_parameters(model.generator),
+        "discriminator_params": count_parameters(model.discriminator),
+        "generator_breakdown": breakdown(model.generator),
+        "discriminator_breakdown": breakdown(model.discriminator),
+        "hparams": dict(model.hparams),
+    }
+
+
+def load_weights(model: GAN, ckpt_path: str) -> None:
+    """Load a training checkpoint's weights (EMA generator included) into an already built model."""
+    if not Path(ckpt_path).is_file():
+        raise FileNotFoundError(f"checkpoint {ckpt_path} does not exist")
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    model.on_load_checkpoint(checkpoint)
+    model.load_state_dict(checkpoint["state_dict"])
+
+
+class SaveRunConfig(SaveConfigCallback):
+    """Write the resolved config to <run dir>/config.yaml and store it with the logger's run (e.g. W&B config)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{**kwargs, "save_to_log_dir": False})
+
+    def save_config(self, trainer: Trainer, pl_module, stage: str) -> None:
+        path = run_dir(trainer) / self.config_filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.parser.save(self.config, str(path), skip_none=False, overwrite=True, multifile=False)
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"config": config})
+
+
+class GANCLI(LightningCLI):
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {
+            **LightningCLI.subcommands(),
+            "sample": {"model", "datamodule"},
+            "describe": {"model", "datamodule"},
+        }
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.set_defaults(DEFAULTS)
+
+
+def main(args: list[str] | None = None) -> GANCLI:
+    return GANCLI(
+        GAN,
+        LightningDataModule,
+        trainer_class=GANTrainer,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,
+        save_config_callback=SaveRunConfig,
+        args=args,
+    )

@@ -1,0 +1,230 @@
+"""The training core shared by every GAN: alternating discriminator and generator updates under manual optimization.
+
+One `training_step` receives one real micro-batch and uses it for one discriminator forward/backward. After
+`accumulate` micro-batches the discriminator optimizer steps; after every `n_dis` discriminator steps the generator
+takes one step, itself accumulated over `accumulate` micro-batches of fakes.
+
+Counters (all kept in checkpoints, all in the module, never derived from `trainer.global_step`):
+    d_micro      discriminator micro-batches processed on this rank
+    d_steps      discriminator optimizer steps
+    g_steps      generator optimizer steps
+    images_seen  real images shown to D, summed over all ranks (kimg = images_seen / 1000)
+
+`trainer.global_step` counts the steps of both optimizers (about 1 + 1/n_dis per optimizer step of D), so
+`Trainer(max_steps=N)` stops after roughly N / (1 + 1/n_dis) discriminator steps; use `callbacks.StopAt` to stop
+at a number of kimg or generator steps instead.
+"""
+import copy
+
+import torch
+import torch.nn as nn
+import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_warn
+
+from lit_gans import losses
+from lit_gans.latents import sample_latents, seeded_generator
+
+D_STREAM, G_STREAM = 0, 1
+
+
+class GAN(pl.LightningModule):
+    """Base class. Subclasses build `self.generator` (z, y) -> images in [-1, 1] and `self.discriminator`
+    (images, y) -> logits (N,), and call `self.save_hyperparameters()`.
+
+    Args:
+        z_dim: latent size.
+        num_classes: number of classes for class-conditional models; 0 for unconditional.
+        loss: "hinge", "ns" (non-saturating) or "wgan".
+        n_dis: discriminator steps per generator step.
+        accumulate: micro-batches per optimizer step (the effective batch is batch_size * accumulate * world size).
+        lr_g, lr_d: Adam learning rates of G and D (two time-scale update rule).
+        betas_g, betas_d: Adam betas of G and D.
+        adam_eps: Adam epsilon for both.
+        seed: base seed of the latent streams; each rank draws from its own stream.
+        max_nonfinite: stop with an error after this many consecutive optimizer steps with a non-finite loss.
+    """
+
+    def __init__(
+        self,
+        z_dim: int = 128,
+        num_classes: int = 0,
+        loss: str = "hinge",
+        n_dis: int = 1,
+        accumulate: int = 1,
+        lr_g: float = 1e-4,
+        lr_d: float = 4e-4,
+        betas_g: tuple[float, float] = (0.0, 0.9),
+        betas_d: tuple[float, float] = (0.0, 0.9),
+        adam_eps: float = 1e-8,
+        seed: int = 0,
+        max_nonfinite: int = 20,
+    ):
+        super().__init__()
+        if loss not in losses.LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {losses.LOSSES}")
+        if n_dis < 1:
+            raise ValueError(f"n_dis must be at least 1, got {n_dis}")
+        if accumulate < 1:
+            raise ValueError(f"accumulate must be at least 1, got {accumulate}")
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be 0 (unconditional) or positive, got {num_classes}")
+        self.automatic_optimization = False
+        self.z_dim, self.num_classes, self.loss = z_dim, num_classes, loss
+        self.n_dis, self.accumulate, self.seed, self.max_nonfinite = n_dis, accumulate, seed, max_nonfinite
+        self.lr_g, self.lr_d, self.betas_g, self.betas_d, self.adam_eps = lr_g, lr_d, betas_g, betas_d, adam_eps
+        self.generator: nn.Module
+        self.discriminator: nn.Module
+        self.generator_ema: nn.Module | None = None
+        self.d_micro = self.d_steps = self.g_steps = self.images_seen = 0
+        self.nonfinite_streak = self.skipped_steps = 0
+        self._d_window_finite = True  # every D loss of the current accumulation window was finite
+
+    # ----------------------------------------------------------------------------------------------- optimization
+
+    def configure_optimizers(self):
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g, eps=self.adam_eps)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d, eps=self.adam_eps)
+        return [opt_g, opt_d]
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        real, labels = batch  # (N, 3, H, W) in [-1, 1], (N,) int64
+        opt_g, opt_d = self.optimizers()
+        n = real.shape[0]
+        last_micro = (self.d_micro + 1) % self.accumulate == 0
+
+        with opt_d.toggle_model(sync_grad=last_micro):  # toggled optimizer; no gradient all-reduce mid-accumulation
+            z, y_fake = self._latents(n, D_STREAM, self.d_micro)
+            with torch.no_grad():
+                fake = self.generator(z, y_fake)
+            y_real = labels if self.num_classes else None
+            logits = self.discriminator(torch.cat([real, fake]), _cat(y_real, y_fake))
+            loss_real = losses.d_loss_real(self.loss, logits[:n])
+            loss_fake = losses.d_loss_fake(self.loss, logits[n:])
+            loss_d = loss_real + loss_fake
+            self.manual_backward(loss_d / self.accumulate)
+        self.d_micro += 1
+        self.images_seen += n * self.trainer.world_size
+        self._d_window_finite = self._d_window_finite and bool(torch.isfinite(loss_d))
+
+        logs = {"loss/d_real": loss_real, "loss/d_fake": loss_fake}
+        if last_micro:
+            self._optimizer_step(opt_d, self._d_window_finite, "discriminator")
+            self._d_window_finite = True
+            self.d_steps += 1
+            if self.d_steps % self.n_dis == 0:
+                logs["loss/g"] = self._generator_step(opt_g, n)
+        logs["kimg"] = self.images_seen / 1000
+        self.log_dict(logs, prog_bar=True)
+        self.log_dict({"progress/g_steps": float(self.g_steps), "lr/g": opt_g.param_groups[0]["lr"],
+                       "lr/d": opt_d.param_groups[0]["lr"], "progress/skipped_steps": float(self.skipped_steps)})
+
+    def _generator_step(self, opt_g, n: int) -> torch.Tensor:
+        total, finite = 0.0, True
+        for micro in range(self.accumulate):
+            with opt_g.toggle_model(sync_grad=micro == self.accumulate - 1):
+                z, y = self._latents(n, G_STREAM, self.g_steps * self.accumulate + micro)
+                loss_g = losses.g_loss(self.loss, self.discriminator(self.generator(z, y), y))
+                self.manual_backward(loss_g / self.accumulate)
+            finite = finite and bool(torch.isfinite(loss_g))
+            total = total + loss_g.detach() / self.accumulate
+        self._optimizer_step(opt_g, finite, "generator")
+        self.g_steps += 1
+        return total
+
+    def _optimizer_step(self, optimizer, finite: bool, name: str) -> None:
+        """Step, or skip a step whose loss was not finite; fail after `max_nonfinite` skips in a row."""
+        if finite:
+            optimizer.step()
+            self.nonfinite_streak = 0
+        else:
+            self.skipped_steps += 1
+            self.nonfinite_streak += 1
+            rank_zero_warn(f"non-finite {name} loss at generator step {self.g_steps}: optimizer step skipped")
+            if self.nonfinite_streak >= self.max_nonfinite:
+                raise FloatingPointError(
+                    f"{self.nonfinite_streak} consecutive optimizer steps had a non-finite loss (last: {name}, "
+                    f"generator step {self.g_steps}, {self.images_seen / 1000:.1f} kimg). Training stopped; checkpoints "
+                    "already written are intact. Lower the learning rates, or try bf16 instead of 16-mixed."
+                )
+        optimizer.zero_grad(set_to_none=True)
+
+    def _latents(self, n: int, stream: int, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """z (n, z_dim) and random labels (n,) for this rank, a pure function of (seed, rank, stream, index)."""
+        rank = self.trainer.global_rank if self._trainer is not None else 0
+        rng = seeded_generator(self.seed, rank, stream, index, device=self.device)
+        z = sample_latents(n, self.z_dim, generator=rng, device=self.device)
+        y = torch.randint(self.num_classes, (n,), generator=rng, device=self.device) if self.num_classes else None
+        return z, y
+
+    # -------------------------------------------------------------------------------------------------- sampling
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        y: torch.Tensor | list[int] | int | None = None,
+        truncation: float | None = None,
+        use_ema: bool = True,
+        seed: int | None = None,
+        batch_size: int = 256,
+    ) -> torch.Tensor:
+        """Generate n images (n, 3, H, W) in [-1, 1] with G in eval mode.
+
+        y: class per image (n,), one class for all, or None for random classes (ignored when unconditional).
+        truncation: sample z from a normal truncated to [-truncation, truncation].
+        use_ema: use the EMA generator when one exists.
+        """
+        generator = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
+        rng = seeded_generator(seed, device=self.device) if seed is not None else None
+        z = sample_latents(n, self.z_dim, truncation, rng, self.device)
+        labels = None
+        if self.num_classes:
+            if y is None:
+                labels = torch.randint(self.num_classes, (n,), generator=rng, device=self.device)
+            else:
+                labels = torch.as_tensor(y, dtype=torch.long, device=self.device).expand(n).clone()
+                if labels.min() < 0 or labels.max() >= self.num_classes:
+                    raise ValueError(f"class labels must lie in [0, {self.num_classes}), got {labels.unique().tolist()}")
+        was_training = generator.training
+        generator.eval()
+        try:
+            chunks = [
+                generator(z[i : i + batch_size], None if labels is None else labels[i : i + batch_size])
+                for i in range(0, n, batch_size)
+            ]
+        finally:
+            generator.train(was_training)
+        return torch.cat(chunks).float().clamp(-1, 1)
+
+    # ----------------------------------------------------------------------------------------------- checkpoints
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["lit_gans"] = {
+            "model": type(self).__name__,
+            "d_micro": self.d_micro,
+            "d_steps": self.d_steps,
+            "g_steps": self.g_steps,
+            "images_seen": self.images_seen,
+            "skipped_steps": self.skipped_steps,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("lit_gans")
+        if state is None:
+            raise ValueError("this checkpoint was not written by a lit-gans model (it has no 'lit_gans' entry)")
+        if state["model"] != type(self).__name__:
+            raise ValueError(f"this checkpoint holds a {state['model']} model and cannot be loaded into {type(self).__name__}")
+        for key in ("d_micro", "d_steps", "g_steps", "images_seen", "skipped_steps"):
+            setattr(self, key, state[key])
+        if self.generator_ema is None and any(k.startswith("generator_ema.") for k in checkpoint["state_dict"]):
+            self.attach_generator_ema()
+
+    def attach_generator_ema(self) -> nn.Module:
+        """Create `generator_ema`, a frozen copy of G (in the state dict, so checkpoints carry it)."""
+        if self.generator_ema is None:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        return self.generator_ema
+
+
+def _cat(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
+    return None if a is None else torch.cat([a, b])

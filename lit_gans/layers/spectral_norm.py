@@ -1,0 +1,29 @@
+"""Spectral normalisation (Miyato et al. 2018) through torch's parametrization.
+
+Networks are built from plain layers, initialised, and then normalised in one pass, so the power-iteration
+vectors are estimated from the final initial weights.
+"""
+from typing import Iterator
+
+import torch.nn as nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+def apply_spectral_norm(
+    module: nn.Module,
+    eps: float = 1e-8,
+    types: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.Embedding),
+) -> nn.Module:
+    """Register spectral norm (1 power iteration per training forward) on the `weight` of every layer of `types`."""
+    for layer in module.modules():
+        if isinstance(layer, types) and not parametrize.is_parametrized(layer, "weight"):
+            spectral_norm(layer, n_power_iterations=1, eps=eps)
+    return module
+
+
+def spectral_norm_layers(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """(name, layer) for every spectrally normalised layer below `module`."""
+    for name, layer in module.named_modules():
+        if parametrize.is_parametrized(layer, "weight"):
+            yield name, layer

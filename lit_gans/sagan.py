@@ -1,0 +1,44 @@
+"""SAGAN as a LightningModule (Zhang et al. 2019): hinge loss, TTUR (lr G 1e-4, D 4e-4), Adam(0, 0.9)."""
+from lit_gans.gan import GAN
+from lit_gans.networks.sagan import SAGANDiscriminator, SAGANGenerator
+
+
+class SAGAN(GAN):
+    """Self-Attention GAN. Defaults are the class-conditional digits recipe; `configs/sagan/` has the paper's.
+
+    Args:
+        resolution: image size, one of 16, 32, 64, 128.
+        ch: channel multiplier of G and D (64 in the paper at 128 px).
+        attn_res: feature-map size at which G and D apply self-attention (0: none).
+        bn_eps, sn_eps: BatchNorm and spectral-norm epsilons.
+        init: weight initialisation, "xavier", "ortho" or "N02".
+        The remaining arguments are those of `lit_gans.GAN`.
+    """
+
+    def __init__(
+        self,
+        resolution: int = 16,
+        z_dim: int = 64,
+        ch: int = 32,
+        num_classes: int = 10,
+        attn_res: int = 8,
+        bn_eps: float = 1e-5,
+        sn_eps: float = 1e-8,
+        init: str = "xavier",
+        loss: str = "hinge",
+        n_dis: int = 1,
+        accumulate: int = 1,
+        lr_g: float = 1e-4,
+        lr_d: float = 4e-4,
+        betas_g: tuple[float, float] = (0.0, 0.9),
+        betas_d: tuple[float, float] = (0.0, 0.9),
+        adam_eps: float = 1e-8,
+        seed: int = 0,
+        max_nonfinite: int = 20,
+    ):
+        super().__init__(z_dim, num_classes, loss, n_dis, accumulate, lr_g, lr_d, betas_g, betas_d, adam_eps, seed,
+                         max_nonfinite)
+        self.save_hyperparameters()
+        self.resolution = resolution
+        self.generator = SAGANGenerator(resolution, z_dim, ch, num_classes, attn_res, bn_eps, sn_eps, init)
+        self.discriminator = SAGANDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init)

@@ -1,0 +1,49 @@
+"""Weights & Biases logging that never blocks: without credentials or network it logs offline and says how to sync."""
+import netrc
+import os
+import socket
+import threading
+from pathlib import Path
+
+from pytorch_lightning.loggers import WandbLogger as LightningWandbLogger
+from pytorch_lightning.utilities import rank_zero_info
+
+
+def wandb_reachable(host: str = "api.wandb.ai", timeout: float = 3.0) -> bool:
+    """True if W&B credentials exist and `host` accepts a TCP connection within `timeout` seconds."""
+    if not os.environ.get("WANDB_API_KEY"):
+        try:
+            if netrc.netrc().authenticators(host) is None:
+                return False
+        except (FileNotFoundError, netrc.NetrcParseError):
+            return False
+    result = []
+
+    def probe():
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)  # DNS lookups ignore socket timeouts
+    thread.start()
+    thread.join(timeout)
+    return bool(result)
+
+
+class WandbLogger(LightningWandbLogger):
+    """Lightning's WandbLogger with `offline=None` (the default) meaning: online when W&B is reachable with
+    credentials, offline otherwise. WANDB_MODE set in the environment (offline, disabled) is always respected.
+    Runs are written under `save_dir` (default ./runs); offline runs are uploaded later with `wandb sync <dir>`.
+    """
+
+    def __init__(self, project: str = "lit-gans", save_dir: str = "runs", offline: bool | None = None, **kwargs):
+        Path(save_dir).mkdir(parents=True, exist_ok=True)
+        if offline is None:
+            offline = os.environ.get("WANDB_MODE") in ("offline", "dryrun") or (
+                os.environ.get("WANDB_MODE") is None and not wandb_reachable())
+            if offline and os.environ.get("WANDB_MODE") is None:
+                rank_zero_info(f"W&B: no credentials or no network; logging offline under {Path(save_dir).resolve()}/wandb. "
+                               "Upload later with: wandb sync <that folder>/offline-run-*")
+        super().__init__(project=project, save_dir=save_dir, offline=offline, **kwargs)

@@ -1,0 +1,33 @@
+import os
+
+import pytest
+
+os.environ["WANDB_MODE"] = "disabled"
+os.environ["WANDB_SILENT"] = "true"
+
+TINY_SAGAN = dict(resolution=16, z_dim=16, ch=8, num_classes=10, attn_res=8)
+
+
+@pytest.fixture
+def tiny_sagan_kwargs():
+    return dict(TINY_SAGAN)
+
+
+@pytest.fixture(autouse=True)
+def _run_in_tmp(tmp_path, monkeypatch):
+    """Every test runs in its own folder, so runs/, samples/ and checkpoints never leak between tests."""
+    monkeypatch.chdir(tmp_path)
+
+
+def make_trainer(*callbacks, **kwargs):
+    import pytorch_lightning as pl
+
+    defaults = dict(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                    enable_model_summary=False, accelerator="cpu", devices=1)
+    return pl.Trainer(callbacks=list(callbacks), **{**defaults, **kwargs})
+
+
+def digits(batch_size=8, **kwargs):
+    from datamodules import DigitsDataModule
+
+    return DigitsDataModule(resolution=16, batch_size=batch_size, **kwargs)

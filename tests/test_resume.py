@@ -1,0 +1,45 @@
+import pytest
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from callbacks import EMA, StopAt
+from conftest import digits, make_trainer
+from lit_gans import SAGAN
+
+
+def train(kwargs, g_steps, ckpt_path=None, save_to=None, n_dis=1):
+    torch.manual_seed(0)
+    model = SAGAN(**kwargs, n_dis=n_dis)
+    trainer = make_trainer(EMA(decay=0.9, start=2), StopAt(g_steps=g_steps))
+    trainer.fit(model, digits(batch_size=8), ckpt_path=ckpt_path)
+    if save_to:
+        trainer.save_checkpoint(save_to)
+    return model, trainer
+
+
+@pytest.mark.parametrize("n_dis", [1, 2])
+def test_interrupted_run_resumes_exactly(tiny_sagan_kwargs, tmp_path, n_dis):
+    straight, _ = train(tiny_sagan_kwargs, 8, n_dis=n_dis)
+    train(tiny_sagan_kwargs, 4, save_to=tmp_path / "half.ckpt", n_dis=n_dis)  # stops mid-epoch (179 batches/epoch)
+    resumed, trainer = train(tiny_sagan_kwargs, 8, ckpt_path=tmp_path / "half.ckpt", n_dis=n_dis)
+
+    for name in ("d_micro", "d_steps", "g_steps", "images_seen"):
+        assert getattr(resumed, name) == getattr(straight, name), name
+    expected = straight.state_dict()
+    for name, value in resumed.state_dict().items():  # G, D, EMA G, spectral-norm vectors, BN statistics
+        assert torch.allclose(value.float(), expected[name].float(), atol=1e-6), name
+    opt_resumed = trainer.optimizers[0].state_dict()["state"]
+    assert len(opt_resumed) > 0
+
+
+def test_checkpoint_from_another_model_is_refused(tiny_sagan_kwargs, tmp_path):
+    _, trainer = train(tiny_sagan_kwargs, 1, save_to=tmp_path / "a.ckpt")
+    checkpoint = torch.load(tmp_path / "a.ckpt", weights_only=True)
+    checkpoint["lit_gans"]["model"] = "ProGAN"
+    torch.save(checkpoint, tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match="holds a ProGAN model and cannot be loaded into SAGAN"):
+        train(tiny_sagan_kwargs, 2, ckpt_path=tmp_path / "other.ckpt")
+    del checkpoint["lit_gans"]
+    torch.save(checkpoint, tmp_path / "foreign.ckpt")
+    with pytest.raises(ValueError, match="not written by a lit-gans model"):
+        train(tiny_sagan_kwargs, 2, ckpt_path=tmp_path / "foreign.ckpt")

@@ -1,0 +1,138 @@
+import copy
+
+import pytest
+import torch
+
+from callbacks import StopAt
+from conftest import digits, make_trainer
+from lit_gans import SAGAN
+
+
+def snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def changed(before, module):
+    """Names of parameters (not buffers) that differ from `before`."""
+    params = {name for name, _ in module.named_parameters()}
+    after = module.state_dict()
+    return {k for k in params if not torch.equal(before[k], after[k])}
+
+
+class Recorder(StopAt):
+    """Records which network each batch changed."""
+
+    def __init__(self, g_steps):
+        super().__init__(g_steps=g_steps)
+        self.changes = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.g, self.d = snapshot(pl_module.generator), snapshot(pl_module.discriminator)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.changes.append((bool(changed(self.g, pl_module.generator)), bool(changed(self.d, pl_module.discriminator))))
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+
+def test_each_step_changes_only_its_own_network(tiny_sagan_kwargs):
+    model = SAGAN(**tiny_sagan_kwargs, n_dis=2)
+    recorder = Recorder(g_steps=2)
+    make_trainer(recorder).fit(model, digits())
+    # batch 1: D step only; batch 2: D step, then G step (which must not touch D's weights)
+    assert recorder.changes == [(False, True), (True, True), (False, True), (True, True)]
+    assert (model.d_steps, model.g_steps, model.images_seen) == (4, 2, 32)
+
+
+def test_generator_step_leaves_discriminator_gradients_untouched(tiny_sagan_kwargs):
+    model = SAGAN(**tiny_sagan_kwargs)
+    make_trainer(StopAt(g_steps=1)).fit(model, digits())
+    # after each optimizer step the gradients are cleared; the G step ran with D toggled off
+    assert all(p.grad is None for p in model.discriminator.parameters())
+    assert all(p.requires_grad for p in model.discriminator.parameters())
+
+
+def test_gradient_accumulation_steps_every_k_micro_batches(tiny_sagan_kwargs):
+    model = SAGAN(**tiny_sagan_kwargs, accumulate=3, n_dis=1)
+    recorder = Recorder(g_steps=2)
+    make_trainer(recorder).fit(model, digits())
+    assert [d for _, d in recorder.changes] == [False, False, True] * 2
+    assert [g for g, _ in recorder.changes] == [False, False, True] * 2
+    assert (model.d_micro, model.d_steps, model.g_steps) == (6, 2, 2)
+
+
+def test_accumulated_gradient_equals_full_batch_gradient(tiny_sagan_kwargs):
+    """loss/k summed over k micro-batches gives the gradient of the mean loss over the whole batch."""
+    model = SAGAN(**tiny_sagan_kwargs)
+    D = model.discriminator
+    D.eval()  # freeze the spectral-norm power iteration so both passes see the same weights
+    x, y = torch.randn(8, 3, 16, 16), torch.randint(10, (8,))
+    from lit_gans.losses import d_loss_real
+
+    d_loss_real("hinge", D(x, y)).backward()
+    full = [p.grad.clone() for p in D.parameters()]
+    D.zero_grad()
+    for chunk in range(2):
+        (d_loss_real("hinge", D(x[chunk * 4:(chunk + 1) * 4], y[chunk * 4:(chunk + 1) * 4])) / 2).backward()
+    for a, p in zip(full, D.parameters()):
+        assert torch.allclose(a, p.grad, atol=1e-6)
+
+
+def test_ranks_draw_different_latents_and_the_same_ones_on_repeat(tiny_sagan_kwargs, monkeypatch):
+    model = SAGAN(**tiny_sagan_kwargs)
+    trainer = make_trainer()
+    model.trainer = trainer
+    z0, _ = model._latents(4, 0, 7)
+    z0_again, _ = model._latents(4, 0, 7)
+    monkeypatch.setattr(type(trainer), "global_rank", property(lambda self: 1))  # the second DDP process
+    z1, _ = model._latents(4, 0, 7)
+    assert torch.equal(z0, z0_again)
+    assert not torch.allclose(z0, z1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_dis=0), "n_dis must be at least 1"),
+    (dict(loss="lsgan"), "unknown loss 'lsgan'"),
+    (dict(accumulate=0), "accumulate must be at least 1"),
+    (dict(resolution=48), r"supports resolutions \(16, 32, 64, 128\)"),
+])
+def test_configuration_errors_are_early_and_clear(tiny_sagan_kwargs, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SAGAN(**{**tiny_sagan_kwargs, **kwargs})
+
+
+@pytest.mark.parametrize("loss", ["ns", "wgan"])
+def test_other_losses_train(tiny_sagan_kwargs, loss):
+    model = SAGAN(**tiny_sagan_kwargs, loss=loss)
+    make_trainer(StopAt(g_steps=2)).fit(model, digits())
+    assert model.g_steps == 2
+
+
+class NaNDiscriminator(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x, y=None):
+        return self.inner(x, y) * float("nan")
+
+
+def test_non_finite_losses_skip_steps_then_stop_with_a_clear_error(tiny_sagan_kwargs):
+    model = SAGAN(**tiny_sagan_kwargs, max_nonfinite=3)
+    model.discriminator = NaNDiscriminator(model.discriminator)
+    before = snapshot(model)
+    with pytest.raises(FloatingPointError, match="3 consecutive optimizer steps had a non-finite loss"):
+        make_trainer(StopAt(g_steps=10)).fit(model, digits())
+    assert model.skipped_steps == 3
+    after = model.state_dict()
+    for name, _ in model.named_parameters():
+        assert torch.equal(before[name], after[name]), name  # no NaN reached the weights
+
+
+def test_sample_returns_images_in_range_with_requested_classes(tiny_sagan_kwargs):
+    model = SAGAN(**tiny_sagan_kwargs)
+    images = model.sample(6, y=[1, 2, 3, 4, 5, 6], truncation=0.5, seed=3)
+    assert images.shape == (6, 3, 16, 16) and images.min() >= -1 and images.max() <= 1
+    assert torch.equal(images, model.sample(6, y=[1, 2, 3, 4, 5, 6], truncation=0.5, seed=3))
+    assert model.generator.training  # sampling restores the mode
+    with pytest.raises(ValueError, match=r"class labels must lie in \[0, 10\)"):
+        model.sample(2, y=10)
