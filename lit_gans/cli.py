@@ -20,15 +20,22 @@ from lit_gans.gan import GAN
 from lit_gans.images import image_grid, save_png
 
 DEFAULTS = {
-    "model": {"class_path": "lit_gans.SAGAN"},
-    "data": {"class_path": "datamodules.DigitsDataModule"},
+    "seed_everything": 0,
+    "model": {
+        "class_path": "lit_gans.SAGAN",
+        "init_args": {"resolution": 16, "z_dim": 64, "ch": 16, "num_classes": 10, "attn_res": 8, "loss": "hinge",
+                      "n_dis": 1, "lr_g": 2e-4, "lr_d": 2e-4, "betas_g": [0.5, 0.999], "betas_d": [0.5, 0.999]},
+    },
+    "data": {"class_path": "datamodules.DigitsDataModule", "init_args": {"resolution": 16, "batch_size": 64}},
     "trainer.max_epochs": -1,
-    "trainer.logger": {"class_path": "lit_gans.wandb_logger.WandbLogger"},
+    "trainer.log_every_n_steps": 10,
+    "trainer.logger": {"class_path": "lit_gans.wandb_logger.WandbLogger",
+                       "init_args": {"project": "lit-gans", "save_dir": "runs"}},
     "trainer.callbacks": [
-        {"class_path": "callbacks.StopAt", "init_args": {"kimg": 250}},
-        {"class_path": "callbacks.EMA", "init_args": {"decay": 0.999, "start": 100}},
-        {"class_path": "callbacks.SampleGrid", "init_args": {"every_n_g_steps": 500}},
-        {"class_path": "callbacks.DigitsQuality", "init_args": {"every_n_g_steps": 500}},
+        {"class_path": "callbacks.StopAt", "init_args": {"kimg": 80}},
+        {"class_path": "callbacks.EMA", "init_args": {"half_life_kimg": 2, "rampup": 0.05}},
+        {"class_path": "callbacks.SampleGrid", "init_args": {"every_n_g_steps": 250}},
+        {"class_path": "callbacks.DigitsQuality", "init_args": {"every_n_g_steps": 250}},
         {"class_path": "pytorch_lightning.callbacks.ModelCheckpoint", "init_args": {"save_last": True}},
     ],
 }

@@ -71,7 +71,8 @@ class GAN(pl.LightningModule):
         self.automatic_optimization = False
         self.z_dim, self.num_classes, self.loss = z_dim, num_classes, loss
         self.n_dis, self.accumulate, self.seed, self.max_nonfinite = n_dis, accumulate, seed, max_nonfinite
-        self.lr_g, self.lr_d, self.betas_g, self.betas_d, self.adam_eps = lr_g, lr_d, betas_g, betas_d, adam_eps
+        self.lr_g, self.lr_d, self.adam_eps = lr_g, lr_d, adam_eps
+        self.betas_g, self.betas_d = tuple(map(float, betas_g)), tuple(map(float, betas_d))  # Adam refuses (0, 0.9)
         self.generator: nn.Module
         self.discriminator: nn.Module
         self.generator_ema: nn.Module | None = None

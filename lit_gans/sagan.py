@@ -4,7 +4,7 @@ from lit_gans.networks.sagan import SAGANDiscriminator, SAGANGenerator
 
 
 class SAGAN(GAN):
-    """Self-Attention GAN. Defaults are the class-conditional digits recipe; `configs/sagan/` has the paper's.
+    """Self-Attention GAN with the paper's optimiser by default (Adam(0, 0.9), lr G 1e-4, D 4e-4, one D step).
 
     Args:
         resolution: image size, one of 16, 32, 64, 128.
@@ -19,7 +19,7 @@ class SAGAN(GAN):
         self,
         resolution: int = 16,
         z_dim: int = 64,
-        ch: int = 32,
+        ch: int = 16,
         num_classes: int = 10,
         attn_res: int = 8,
         bn_eps: float = 1e-5,

@@ -1,0 +1,98 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from lit_gans.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--model.init_args.ch=8", "--model.init_args.z_dim=16", "--data.init_args.batch_size=16",
+        "--trainer.logger=false", "--trainer.enable_progress_bar=false"]
+
+
+def tiny_callbacks(tmp_path):
+    callbacks = [
+        {"class_path": "callbacks.StopAt", "init_args": {"g_steps": 4}},
+        {"class_path": "callbacks.EMA", "init_args": {"decay": 0.9}},
+        {"class_path": "callbacks.SampleGrid", "init_args": {"every_n_g_steps": 2}},
+        {"class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
+         "init_args": {"dirpath": str(tmp_path / "ckpt"), "save_last": True}},
+    ]
+    path = tmp_path / "callbacks.yaml"
+    path.write_text(yaml.safe_dump({"trainer": {"callbacks": callbacks}}))
+    return ["--config", str(path)]
+
+
+@pytest.fixture
+def trained_checkpoint(tmp_path):
+    main(["fit", *TINY, *tiny_callbacks(tmp_path), f"--trainer.default_root_dir={tmp_path}"])
+    return tmp_path / "ckpt" / "last.ckpt"
+
+
+def test_fit_writes_checkpoint_and_sample_grids(trained_checkpoint, tmp_path):
+    checkpoint = torch.load(trained_checkpoint, weights_only=True)
+    assert checkpoint["lit_gans"]["g_steps"] == 4
+    assert any(k.startswith("generator_ema.") for k in checkpoint["state_dict"])
+    grids = sorted(p.name for p in (tmp_path / "samples").glob("*.png"))
+    assert grids == ["g0000002.png", "g0000004.png", "last.png"]
+
+
+def test_sample_writes_grid_and_individual_images(trained_checkpoint, tmp_path, capsys):
+    out = tmp_path / "out"
+    main(["sample", f"--ckpt_path={trained_checkpoint}", "--num=6", "--classes=[3, 7]", "--truncation=0.7",
+          "--individual=true", f"--out={out}", "--trainer.logger=false"])
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["00000_class3.png", "00001_class7.png", "00002_class3.png", "00003_class7.png",
+                     "00004_class3.png", "00005_class7.png", "grid.png"]
+    from torchvision.io import read_image
+
+    assert read_image(str(out / "00000_class3.png")).shape == (3, 16, 16)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["count"] == 7
+
+
+def describe(capsys, *args):
+    main(["describe", *args, "--trainer.logger=false"])
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_describe_imagenet_config_without_imagenet(capsys):
+    """The paper recipe's counts, on a machine with no ImageNet; attention at 64 gives BigGAN-PyTorch's SA-GAN."""
+    config = str(ROOT / "configs/sagan/imagenet128.yaml")
+    with_attn64 = describe(capsys, "--config", config, "--model.init_args.attn_res=64")
+    assert (with_attn64["generator_params"], with_attn64["discriminator_params"]) == (42_017_412, 39_448_258)
+    paper = describe(capsys, "--config", config)
+    # attention at 32x32 sits on 256 (G) and 128 (D) channels instead of 128 and 64
+    assert paper["generator_params"] == 42_017_412 - 20_481 + 81_921
+    assert paper["discriminator_params"] == 39_448_258 - 5_121 + 20_481
+    assert paper["model"] == "SAGAN" and paper["hparams"]["num_classes"] == 1000
+
+
+def test_default_config_file_equals_built_in_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--print_config"])
+    built_in = yaml.safe_load(capsys.readouterr().out)
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(ROOT / "configs/sagan/digits.yaml"), "--print_config"])
+    from_file = yaml.safe_load(capsys.readouterr().out)
+    assert built_in == from_file
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "configs").rglob("*.yaml")), ids=lambda p: p.stem)
+def test_every_config_builds(config, capsys):
+    description = describe(capsys, "--config", str(config))
+    assert description["generator_params"] > 0 and description["discriminator_params"] > 0
+
+
+def test_config_mistakes_are_reported(capsys):
+    with pytest.raises(ValueError, match="n_dis must be at least 1, got 0"):
+        main(["fit", "--model.init_args.n_dis=0", "--trainer.logger=false"])
+    with pytest.raises(SystemExit):
+        main(["fit", "--model.init_args.no_such_option=1"])
+    assert "no_such_option" in capsys.readouterr().err
+
+
+def test_sample_without_checkpoint_is_refused():
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        main(["sample", "--ckpt_path=missing.ckpt", "--trainer.logger=false"])
