@@ -15,8 +15,14 @@ def tiny_sagan_kwargs():
 
 @pytest.fixture(autouse=True)
 def _run_in_tmp(tmp_path, monkeypatch):
-    """Every test runs in its own folder, so runs/, samples/ and checkpoints never leak between tests."""
+    """Every test runs in its own folder, so runs/, samples/ and checkpoints never leak between tests; a W&B run
+    a test leaves open is finished."""
     monkeypatch.chdir(tmp_path)
+    yield
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish()
 
 
 def make_trainer(*callbacks, **kwargs):
