@@ -47,7 +47,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 1
             batch = torch.roll(images[idx], shifts=shift, dims=(2, 3))
             loss = F.cross_entropy(model(batch), labels[idx])
             optimizer.zero_grad()
-            loss.backward()
+            loss.backward()  # plain PyTorch: this classifier is trained outside Lightning
             optimizer.step()
     return model.eval().requires_grad_(False)
 
