@@ -39,11 +39,13 @@ class DigitsQuality(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         step = pl_module.g_steps
         if step != self.last_step and step % self.every_n_g_steps == 0 and step > 0:
-            self.evaluate(pl_module)
+            pl_module.log_dict(self.metrics(self.evaluate(pl_module)))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
         if pl_module.g_steps != self.last_step:
-            self.evaluate(pl_module)
+            metrics = self.metrics(self.evaluate(pl_module))
+            for logger in trainer.loggers:  # self.log is not allowed here; same x-axis (batches) as Lightning's logs
+                logger.log_metrics(metrics, step=trainer.fit_loop.total_batch_idx + 1)
 
     def evaluate(self, pl_module) -> dict:
         self.last_step = pl_module.g_steps
@@ -52,9 +54,10 @@ class DigitsQuality(pl.Callback):
                       seconds=time.perf_counter() - self.started)
         self.history.append(result)
         self.last = result
+        return result
+
+    @staticmethod
+    def metrics(result: dict) -> dict[str, float]:
         metrics = {"digits/accuracy": result["accuracy"], "digits/fid": result["fid"]}
         metrics.update({f"digits/accuracy_{c}": a for c, a in result["accuracy_per_class"].items()})
-        if pl_module._trainer is not None and pl_module.trainer.loggers:
-            for logger in pl_module.trainer.loggers:
-                logger.log_metrics(metrics, step=pl_module.trainer.fit_loop.epoch_loop._batches_that_stepped)
-        return result
+        return metrics
