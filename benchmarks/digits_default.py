@@ -4,10 +4,12 @@ Runs the job exactly as the CLI does and prints the DigitsQuality history: gener
 start of training, classifier accuracy on 1,000 class-conditional EMA samples, and the digits-feature FID.
 
     WANDB_MODE=offline python benchmarks/digits_default.py
+    WANDB_MODE=offline python benchmarks/digits_default.py --config configs/biggan/digits.yaml   # another recipe
 """
 import json
 import os
 import platform
+import sys
 import time
 
 import torch
@@ -23,7 +25,7 @@ def machine() -> str:
 if __name__ == "__main__":
     os.environ.setdefault("WANDB_MODE", "offline")
     started = time.perf_counter()
-    cli = main(["fit", "--trainer.enable_progress_bar=false"])
+    cli = main(["fit", *sys.argv[1:], "--trainer.enable_progress_bar=false"])
     total = time.perf_counter() - started
     quality = next(c for c in cli.trainer.callbacks if isinstance(c, DigitsQuality))
     print(f"machine: {machine()}")

@@ -1,7 +1,9 @@
-"""Callbacks: EMA of the generator, sample grids, quality checks and stopping rules. All composable in Python."""
+"""Callbacks: EMA of the generator, sample grids, quality checks, diagnostics and stopping rules. All composable in
+Python."""
 from callbacks.digits_quality import DigitsQuality
 from callbacks.ema import EMA
 from callbacks.sample_grid import SampleGrid
+from callbacks.singular_values import SingularValues
 from callbacks.stop_at import StopAt
 
-__all__ = ["DigitsQuality", "EMA", "SampleGrid", "StopAt"]
+__all__ = ["DigitsQuality", "EMA", "SampleGrid", "SingularValues", "StopAt"]

@@ -2,6 +2,7 @@
 
     lit-gans fit                                   # class-conditional SAGAN on the embedded digits
     lit-gans fit --config configs/sagan/celeba64.yaml
+    lit-gans fit --config configs/biggan/digits.yaml
     lit-gans sample --ckpt_path runs/.../last.ckpt --num 100 --classes "[3, 7]" --out samples
     lit-gans describe --config configs/sagan/imagenet128.yaml
 
@@ -58,6 +59,7 @@ class GANTrainer(Trainer):
         individual: bool = False,
         per_row: int = 8,
         use_ema: bool = True,
+        standing_stats: int = 0,
     ) -> list[Path]:
         """Generate images from a checkpoint: a PNG grid and/or one PNG per image.
 
@@ -72,6 +74,8 @@ class GANTrainer(Trainer):
             individual: write <out>/<index>_class<label>.png for each image.
             per_row: images per grid row.
             use_ema: sample from the EMA generator when the checkpoint has one.
+            standing_stats: re-estimate G's BatchNorm statistics over this many batches of random samples first
+                (BigGAN's standing statistics; 0: use the running statistics from training).
         """
         if ckpt_path is None:
             raise ValueError("sample needs --ckpt_path")
@@ -81,7 +85,8 @@ class GANTrainer(Trainer):
             labels = torch.tensor(classes or [], dtype=torch.long)
             labels = labels.repeat(num // len(labels) + 1)[:num] if len(labels) else torch.randint(
                 model.num_classes, (num,), generator=torch.Generator().manual_seed(seed))
-        images = model.sample(num, y=labels, truncation=truncation, use_ema=use_ema, seed=seed)
+        images = model.sample(num, y=labels, truncation=truncation, use_ema=use_ema, seed=seed,
+                              standing_stats=standing_stats)
         written = []
         if grid:
             written.append(save_png(image_grid(images, nrow=per_row), Path(out) / "grid.png"))

@@ -23,8 +23,10 @@ from pytorch_lightning.utilities import rank_zero_warn
 
 from lit_gans import losses
 from lit_gans.latents import sample_latents, seeded_generator
+from lit_gans.orthogonal_regularization import add_ortho_gradient
+from lit_gans.standing_stats import accumulate_standing_stats
 
-D_STREAM, G_STREAM = 0, 1
+D_STREAM, G_STREAM, STANDING_STATS_STREAM = 0, 1, 2  # latent streams: (seed, rank, stream, index) keys
 
 
 class GAN(pl.LightningModule):
@@ -42,6 +44,8 @@ class GAN(pl.LightningModule):
         adam_eps: Adam epsilon for both.
         seed: base seed of the latent streams; each rank draws from its own stream.
         max_nonfinite: stop with an error after this many consecutive optimizer steps with a non-finite loss.
+        ortho_reg: strength of BigGAN's orthogonal regularisation of G (1e-4 in the BigGAN paper; 0: off). It applies
+            to every G weight with two or more dimensions except the shared class embedding (`generator.shared`).
     """
 
     def __init__(
@@ -58,6 +62,7 @@ class GAN(pl.LightningModule):
         adam_eps: float = 1e-8,
         seed: int = 0,
         max_nonfinite: int = 20,
+        ortho_reg: float = 0.0,
     ):
         super().__init__()
         if loss not in losses.LOSSES:
@@ -66,12 +71,14 @@ class GAN(pl.LightningModule):
             raise ValueError(f"n_dis must be at least 1, got {n_dis}")
         if accumulate < 1:
             raise ValueError(f"accumulate must be at least 1, got {accumulate}")
+        if ortho_reg < 0:
+            raise ValueError(f"ortho_reg must be non-negative, got {ortho_reg}")
         if num_classes < 0:
             raise ValueError(f"num_classes must be 0 (unconditional) or positive, got {num_classes}")
         self.automatic_optimization = False
         self.z_dim, self.num_classes, self.loss = z_dim, num_classes, loss
         self.n_dis, self.accumulate, self.seed, self.max_nonfinite = n_dis, accumulate, seed, max_nonfinite
-        self.lr_g, self.lr_d, self.adam_eps = lr_g, lr_d, adam_eps
+        self.lr_g, self.lr_d, self.adam_eps, self.ortho_reg = lr_g, lr_d, adam_eps, ortho_reg
         self.betas_g, self.betas_d = tuple(map(float, betas_g)), tuple(map(float, betas_d))  # Adam refuses (0, 0.9)
         self.generator: nn.Module
         self.discriminator: nn.Module
@@ -79,6 +86,7 @@ class GAN(pl.LightningModule):
         self.d_micro = self.d_steps = self.g_steps = self.images_seen = 0
         self.nonfinite_streak = self.skipped_steps = 0
         self._d_window_finite = True  # every D loss of the current accumulation window was finite
+        self._ortho_value: torch.Tensor | None = None
 
     # ----------------------------------------------------------------------------------------------- optimization
 
@@ -114,6 +122,8 @@ class GAN(pl.LightningModule):
             self.d_steps += 1
             if self.d_steps % self.n_dis == 0:
                 logs["loss/g"] = self._generator_step(opt_g, n)
+                if self._ortho_value is not None:
+                    logs["loss/ortho"] = self._ortho_value
         logs["kimg"] = self.images_seen / 1000
         self.log_dict(logs, prog_bar=True)
         self.log_dict({"progress/g_steps": float(self.g_steps), "lr/g": opt_g.param_groups[0]["lr"],
@@ -131,6 +141,15 @@ class GAN(pl.LightningModule):
         self._optimizer_step(opt_g, finite, "generator")
         self.g_steps += 1
         return total
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        """Runs after the backward passes (and after unscaling under 16-mixed), right before the optimizer updates."""
+        if self.ortho_reg and optimizer is self.optimizers(use_pl_optimizer=False)[0]:
+            self._ortho_value = add_ortho_gradient(self.ortho_parameters(), self.ortho_reg)
+
+    def ortho_parameters(self) -> list[torch.Tensor]:
+        """G's weights under orthogonal regularisation: every tensor with >= 2 dims except the shared embedding."""
+        return [p for name, p in self.generator.named_parameters() if p.ndim >= 2 and not name.startswith("shared.")]
 
     def _optimizer_step(self, optimizer, finite: bool, name: str) -> None:
         """Step, or skip a step whose loss was not finite; fail after `max_nonfinite` skips in a row."""
@@ -168,14 +187,20 @@ class GAN(pl.LightningModule):
         use_ema: bool = True,
         seed: int | None = None,
         batch_size: int = 256,
+        standing_stats: int = 0,
     ) -> torch.Tensor:
         """Generate n images (n, 3, H, W) in [-1, 1] with G in eval mode.
 
         y: class per image (n,), one class for all, or None for random classes (ignored when unconditional).
         truncation: sample z from a normal truncated to [-truncation, truncation].
         use_ema: use the EMA generator when one exists.
+        standing_stats: if positive, sample from a copy of G whose BatchNorm statistics are re-estimated over this
+            many batches of `batch_size` random samples (same truncation), as in BigGAN.
         """
         generator = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
+        if standing_stats:
+            generator = self.standing_stats_generator(generator, standing_stats, batch_size, truncation,
+                                                      seed if seed is not None else self.seed)
         rng = seeded_generator(seed, device=self.device) if seed is not None else None
         z = sample_latents(n, self.z_dim, truncation, rng, self.device)
         labels = None
@@ -196,6 +221,18 @@ class GAN(pl.LightningModule):
         finally:
             generator.train(was_training)
         return torch.cat(chunks).float().clamp(-1, 1)
+
+    def standing_stats_generator(self, generator: nn.Module, num_batches: int, batch_size: int = 256,
+                                 truncation: float | None = None, seed: int = 0) -> nn.Module:
+        """A copy of `generator` (left untouched) with BatchNorm statistics re-estimated over random samples."""
+
+        def make_inputs(i: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+            rng = seeded_generator(seed, 0, STANDING_STATS_STREAM, i, device=self.device)
+            z = sample_latents(batch_size, self.z_dim, truncation, rng, self.device)
+            y = torch.randint(self.num_classes, (batch_size,), generator=rng, device=self.device) if self.num_classes else None
+            return z, y
+
+        return accumulate_standing_stats(copy.deepcopy(generator), make_inputs, num_batches)
 
     # ----------------------------------------------------------------------------------------------- checkpoints
 

@@ -35,9 +35,11 @@ class SAGAN(GAN):
         adam_eps: float = 1e-8,
         seed: int = 0,
         max_nonfinite: int = 20,
+        ortho_reg: float = 0.0,
     ):
-        super().__init__(z_dim, num_classes, loss, n_dis, accumulate, lr_g, lr_d, betas_g, betas_d, adam_eps, seed,
-                         max_nonfinite)
+        super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, accumulate=accumulate,
+                         lr_g=lr_g, lr_d=lr_d, betas_g=betas_g, betas_d=betas_d, adam_eps=adam_eps, seed=seed,
+                         max_nonfinite=max_nonfinite, ortho_reg=ortho_reg)
         self.save_hyperparameters()
         self.resolution = resolution
         self.generator = SAGANGenerator(resolution, z_dim, ch, num_classes, attn_res, bn_eps, sn_eps, init)

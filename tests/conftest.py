@@ -33,7 +33,7 @@ def make_trainer(*callbacks, **kwargs):
     return pl.Trainer(callbacks=list(callbacks), **{**defaults, **kwargs})
 
 
-def digits(batch_size=8, **kwargs):
+def digits(batch_size=8, resolution=16, **kwargs):
     from datamodules import DigitsDataModule
 
-    return DigitsDataModule(resolution=16, batch_size=batch_size, **kwargs)
+    return DigitsDataModule(resolution=resolution, batch_size=batch_size, **kwargs)

@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,10 +80,27 @@ def test_default_config_file_equals_built_in_defaults(capsys):
     assert built_in == from_file
 
 
-@pytest.mark.parametrize("config", sorted((ROOT / "configs").rglob("*.yaml")), ids=lambda p: p.stem)
-def test_every_config_builds(config, capsys):
+def stated_counts(config: Path) -> tuple[int, int] | None:
+    """The "Parameters: G <n>, D <n>" a config's header states, if any."""
+    match = re.search(r"Parameters: G ([\d,]+), D ([\d,]+)", config.read_text())
+    return tuple(int(n.replace(",", "")) for n in match.groups()) if match else None
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "configs").rglob("*.yaml")),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_config_builds_with_the_parameter_counts_it_states(config, capsys):
     description = describe(capsys, "--config", str(config))
-    assert description["generator_params"] > 0 and description["discriminator_params"] > 0
+    counts = description["generator_params"], description["discriminator_params"]
+    assert min(counts) > 0
+    if stated_counts(config) is not None:
+        assert counts == stated_counts(config)
+
+
+def test_paper_configs_state_paper_counts():
+    """BigGAN 70.4M / 88.0M and BigGAN-deep 50.2M / 34.6M at 128 px (reference/biggan.md §3.1), checked above."""
+    assert stated_counts(ROOT / "configs/biggan/imagenet128.yaml") == (70_433_988, 87_982_370)
+    assert stated_counts(ROOT / "configs/biggan_deep/imagenet128.yaml") == (50_244_484, 34_590_210)
+    assert stated_counts(ROOT / "configs/biggan/cifar32.yaml") == (4_304_387, 4_207_361)
 
 
 def test_config_mistakes_are_reported(capsys):

@@ -93,7 +93,7 @@ def test_ranks_draw_different_latents_and_the_same_ones_on_repeat(tiny_sagan_kwa
     (dict(n_dis=0), "n_dis must be at least 1"),
     (dict(loss="lsgan"), "unknown loss 'lsgan'"),
     (dict(accumulate=0), "accumulate must be at least 1"),
-    (dict(resolution=48), r"supports resolutions \(16, 32, 64, 128\)"),
+    (dict(resolution=48), r"supports resolutions \(16, 32, 64, 128, 256, 512\)"),
 ])
 def test_configuration_errors_are_early_and_clear(tiny_sagan_kwargs, kwargs, message):
     with pytest.raises(ValueError, match=message):

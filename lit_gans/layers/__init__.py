@@ -1,16 +1,20 @@
 """Building blocks shared by the networks: spectral norm, conditional BatchNorm, self-attention, residual blocks."""
 from lit_gans.layers.conditional_batchnorm import ConditionalBatchNorm2d
+from lit_gans.layers.deep_resblocks import DeepDBlock, DeepGBlock
 from lit_gans.layers.init import init_weights
 from lit_gans.layers.resblocks import DBlock, GBlock
 from lit_gans.layers.self_attention import SelfAttention
-from lit_gans.layers.spectral_norm import apply_spectral_norm, spectral_norm_layers
+from lit_gans.layers.spectral_norm import apply_spectral_norm, spectral_norm_layers, spectral_norm_sigmas
 
 __all__ = [
     "ConditionalBatchNorm2d",
     "DBlock",
+    "DeepDBlock",
+    "DeepGBlock",
     "GBlock",
     "SelfAttention",
     "apply_spectral_norm",
     "init_weights",
     "spectral_norm_layers",
+    "spectral_norm_sigmas",
 ]

@@ -9,20 +9,21 @@ from lit_gans.layers.conditional_batchnorm import ConditionalBatchNorm2d
 class GBlock(nn.Module):
     """CBN -> ReLU -> up x2 -> conv3x3 -> CBN -> ReLU -> conv3x3, plus up x2 -> conv1x1 shortcut.
 
-    x: (N, C_in, H, W), y: (N,) -> (N, C_out, 2H, 2W)
+    x: (N, C_in, H, W), c: the condition of both CBNs (see `ConditionalBatchNorm2d`) -> (N, C_out, 2H, 2W)
     """
 
-    def __init__(self, in_channels: int, out_channels: int, num_classes: int = 0, bn_eps: float = 1e-5):
+    def __init__(self, in_channels: int, out_channels: int, num_classes: int = 0, cond_dim: int = 0,
+                 bn_eps: float = 1e-5):
         super().__init__()
-        self.norm1 = ConditionalBatchNorm2d(in_channels, num_classes, eps=bn_eps)
+        self.norm1 = ConditionalBatchNorm2d(in_channels, num_classes, cond_dim, eps=bn_eps)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.norm2 = ConditionalBatchNorm2d(out_channels, num_classes, eps=bn_eps)
+        self.norm2 = ConditionalBatchNorm2d(out_channels, num_classes, cond_dim, eps=bn_eps)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.shortcut = nn.Conv2d(in_channels, out_channels, 1)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = F.interpolate(F.relu(self.norm1(x, y)), scale_factor=2, mode="nearest")
-        h = self.conv2(F.relu(self.norm2(self.conv1(h), y)))
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        h = F.interpolate(F.relu(self.norm1(x, c)), scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.norm2(self.conv1(h), c)))
         return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
 
 

@@ -5,6 +5,7 @@ vectors are estimated from the final initial weights.
 """
 from typing import Iterator
 
+import torch
 import torch.nn as nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
@@ -27,3 +28,19 @@ def spectral_norm_layers(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     for name, layer in module.named_modules():
         if parametrize.is_parametrized(layer, "weight"):
             yield name, layer
+
+
+@torch.no_grad()
+def spectral_norm_sigmas(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Estimated top singular value of every spectrally normalised weight below `module`, before normalisation.
+
+    sigma = u^T W v with the power-iteration vectors of the parametrization: the value the layer divides by, and
+    the quantity whose growth the BigGAN paper tracks as the signal of imminent collapse (Sec. 4.1). No power
+    iteration is run, so training is not affected.
+    """
+    sigmas = {}
+    for name, layer in spectral_norm_layers(module):
+        parametrization = layer.parametrizations.weight[0]
+        matrix = parametrization._reshape_weight_to_matrix(layer.parametrizations.weight.original)
+        sigmas[name] = torch.dot(parametrization._u, torch.mv(matrix, parametrization._v))
+    return sigmas

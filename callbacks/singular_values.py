@@ -1,0 +1,39 @@
+"""Top singular values of the spectrally normalised layers: the instability signal of the BigGAN paper (Sec. 4.1)."""
+import pytorch_lightning as pl
+
+from lit_gans.layers import spectral_norm_sigmas
+
+
+class SingularValues(pl.Callback):
+    """Every `every_n_g_steps` generator steps, log sigma_0 of every spectrally normalised weight of G and D.
+
+    Keys: "sv/G/<layer>", "sv/D/<layer>" (with `per_layer`) and the maxima "sv/G_max", "sv/D_max". Sigma is the
+    power-iteration estimate the layer divides its weight by (no extra iteration is run). A sigma that explodes
+    in the top layers of G typically precedes collapse in BigGAN training.
+    """
+
+    def __init__(self, every_n_g_steps: int = 100, per_layer: bool = True):
+        if every_n_g_steps < 1:
+            raise ValueError(f"every_n_g_steps must be positive, got {every_n_g_steps}")
+        self.every_n_g_steps, self.per_layer = every_n_g_steps, per_layer
+        self.last_step = -1
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        step = pl_module.g_steps
+        if step != self.last_step and step % self.every_n_g_steps == 0 and step > 0:
+            self.last_step = step
+            pl_module.log_dict(self.values(pl_module))
+
+    @staticmethod
+    def sigmas(pl_module) -> dict[str, dict[str, float]]:
+        return {"G": spectral_norm_sigmas(pl_module.generator), "D": spectral_norm_sigmas(pl_module.discriminator)}
+
+    def values(self, pl_module) -> dict[str, float]:
+        values = {}
+        for network, sigmas in self.sigmas(pl_module).items():
+            if not sigmas:
+                continue
+            if self.per_layer:
+                values.update({f"sv/{network}/{name}": float(sigma) for name, sigma in sigmas.items()})
+            values[f"sv/{network}_max"] = float(max(sigmas.values()))
+        return values

@@ -1,0 +1,64 @@
+"""CIFAR-10 in its "python version" layout (cifar-10-batches-py/data_batch_1 ... data_batch_5), 32x32, 10 classes."""
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from datamodules.base import GANDataModule
+
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+
+
+def load_cifar10(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 50,000 training images (N, 3, 32, 32) uint8 and labels (N,) int64 from the pickled batches under root."""
+    images, labels = [], []
+    for name in TRAIN_BATCHES:
+        path = root / name
+        if not path.is_file():
+            raise FileNotFoundError(f"CIFAR-10 batch {path} is missing; expected {root}/data_batch_1 ... data_batch_5 "
+                                    "(the extracted cifar-10-python.tar.gz)")
+        try:
+            with open(path, "rb") as f:
+                batch = pickle.load(f, encoding="latin1")
+            images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            labels.append(np.asarray(batch["labels"], dtype=np.int64))
+        except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as error:
+            raise ValueError(f"CIFAR-10 batch {path} is corrupt or not a CIFAR-10 python batch: {error}") from error
+    return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
+
+
+class UInt8Images(Dataset):
+    """(image (3, H, W) float in [-1, 1], label) from in-memory uint8 images (N, 3, H, W)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.images[index].float() / 127.5 - 1, int(self.labels[index])
+
+
+class CIFAR10DataModule(GANDataModule):
+    """The CIFAR-10 training set held in memory as uint8 (150 MB), class-conditional.
+
+    Args:
+        root: the extracted `cifar-10-batches-py` folder.
+        The others are those of `GANDataModule`; `resolution` must be 32.
+    """
+
+    num_classes = 10
+
+    def __init__(self, root: str, resolution: int = 32, batch_size: int = 64, num_workers: int = 2, flip: bool = False,
+                 seed: int = 0):
+        if resolution != 32:
+            raise ValueError(f"CIFAR-10 images are 32x32; resolution must be 32, got {resolution}")
+        super().__init__(resolution, batch_size, num_workers, flip, seed)
+        self.root = Path(root).expanduser()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is None:
+            self.train_set = UInt8Images(*load_cifar10(self.root))

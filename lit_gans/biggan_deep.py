@@ -1,0 +1,56 @@
+"""BigGAN-deep as a LightningModule (Brock, Donahue & Simonyan 2019, Appendix B).
+
+Defaults are the paper's ImageNet 128 px BigGAN-deep: ch 128, z 128 concatenated with a 128-d shared class
+embedding, attention at 64, orthogonal init, trained with the paper's ImageNet recipe (hinge loss, Adam(0, 0.999,
+eps 1e-6), lr G 5e-5 / D 2e-4, two D steps per G step, orthogonal regularisation 1e-4).
+"""
+from lit_gans.gan import GAN
+from lit_gans.networks.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
+
+
+class BigGANDeep(GAN):
+    """BigGAN-deep: bottleneck residual blocks, two per resolution, with channel-dropping / concatenating skips.
+
+    Args:
+        resolution: image size, one of 32, 64, 128, 256, 512.
+        z_dim: latent size.
+        ch: channel multiplier of G and D (128 in the paper).
+        num_classes: number of classes (0: unconditional).
+        shared_dim: size of the shared class embedding.
+        attn_res: feature-map size at which G and D apply self-attention (0: none).
+        bn_eps, sn_eps: BatchNorm and spectral-norm epsilons.
+        init: weight initialisation, "ortho", "xavier" or "N02".
+        The remaining arguments are those of `lit_gans.GAN`.
+    """
+
+    def __init__(
+        self,
+        resolution: int = 128,
+        z_dim: int = 128,
+        ch: int = 128,
+        num_classes: int = 1000,
+        shared_dim: int = 128,
+        attn_res: int = 64,
+        bn_eps: float = 1e-5,
+        sn_eps: float = 1e-6,
+        init: str = "ortho",
+        loss: str = "hinge",
+        n_dis: int = 2,
+        accumulate: int = 1,
+        lr_g: float = 5e-5,
+        lr_d: float = 2e-4,
+        betas_g: tuple[float, float] = (0.0, 0.999),
+        betas_d: tuple[float, float] = (0.0, 0.999),
+        adam_eps: float = 1e-6,
+        seed: int = 0,
+        max_nonfinite: int = 20,
+        ortho_reg: float = 1e-4,
+    ):
+        super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, accumulate=accumulate,
+                         lr_g=lr_g, lr_d=lr_d, betas_g=betas_g, betas_d=betas_d, adam_eps=adam_eps, seed=seed,
+                         max_nonfinite=max_nonfinite, ortho_reg=ortho_reg)
+        self.save_hyperparameters()
+        self.resolution = resolution
+        self.generator = BigGANDeepGenerator(resolution, z_dim, ch, num_classes, shared_dim, attn_res, bn_eps,
+                                             sn_eps, init)
+        self.discriminator = BigGANDeepDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init)
