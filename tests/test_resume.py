@@ -4,12 +4,15 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from callbacks import EMA, StopAt
 from conftest import digits, make_trainer
-from lit_gans import SAGAN
+from lit_gans import SAGAN, BigGAN
+
+TINY_BIGGAN = dict(resolution=16, z_dim=18, ch=8, num_classes=10, shared_dim=8, attn_res=8, accumulate=2,
+                   ortho_reg=1e-3)
 
 
-def train(kwargs, g_steps, ckpt_path=None, save_to=None, n_dis=1):
+def train(kwargs, g_steps, ckpt_path=None, save_to=None, n_dis=1, model_class=SAGAN):
     torch.manual_seed(0)
-    model = SAGAN(**kwargs, n_dis=n_dis)
+    model = model_class(**kwargs, n_dis=n_dis)
     trainer = make_trainer(EMA(decay=0.9, start=2), StopAt(g_steps=g_steps))
     trainer.fit(model, digits(batch_size=8), ckpt_path=ckpt_path)
     if save_to:
@@ -30,6 +33,16 @@ def test_interrupted_run_resumes_exactly(tiny_sagan_kwargs, tmp_path, n_dis):
         assert torch.allclose(value.float(), expected[name].float(), atol=1e-6), name
     opt_resumed = trainer.optimizers[0].state_dict()["state"]
     assert len(opt_resumed) > 0
+
+
+def test_biggan_with_accumulation_and_ortho_reg_resumes_exactly(tmp_path):
+    straight, _ = train(TINY_BIGGAN, 6, n_dis=2, model_class=BigGAN)
+    train(TINY_BIGGAN, 3, save_to=tmp_path / "half.ckpt", n_dis=2, model_class=BigGAN)
+    resumed, _ = train(TINY_BIGGAN, 6, ckpt_path=tmp_path / "half.ckpt", n_dis=2, model_class=BigGAN)
+    assert resumed.d_micro == straight.d_micro == 6 * 2 * 2
+    expected = straight.state_dict()
+    for name, value in resumed.state_dict().items():
+        assert torch.allclose(value.float(), expected[name].float(), atol=1e-6), name
 
 
 def test_checkpoint_from_another_model_is_refused(tiny_sagan_kwargs, tmp_path):
