@@ -90,6 +90,19 @@ class GAN(pl.LightningModule):
 
     # ----------------------------------------------------------------------------------------------- optimization
 
+    def on_fit_start(self) -> None:
+        """Refuse data that does not fit the model, with a message instead of a shape error mid-step."""
+        data = self.trainer.datamodule
+        data_resolution, resolution = getattr(data, "resolution", None), getattr(self, "resolution", None)
+        if data_resolution and resolution and data_resolution != resolution:
+            raise ValueError(f"the data serves {data_resolution} px images but the model makes {resolution} px images; "
+                             "set data.resolution and model.resolution to the same value")
+        data_classes = getattr(data, "num_classes", None)
+        if self.num_classes and data_classes is not None and data_classes != self.num_classes:
+            found = f"{data_classes} classes" if data_classes else "no class labels"
+            raise ValueError(f"the model is conditioned on {self.num_classes} classes but the data has {found}; set "
+                             f"model.num_classes to {data_classes} ({'unconditional' if not data_classes else 'or use a matching dataset'})")
+
     def configure_optimizers(self):
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g, eps=self.adam_eps)
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d, eps=self.adam_eps)

@@ -210,6 +210,15 @@ def test_biggan_and_deep_fit_on_digits_with_accumulation_and_singular_values():
         assert ("loss/ortho" in metrics) == (model.ortho_reg > 0)
 
 
+def test_biggan_trains_under_bf16_autocast():
+    model = BigGAN(**TINY_BIGGAN, ortho_reg=1e-4)
+    trainer = make_trainer(StopAt(g_steps=2), precision="bf16-mixed")
+    trainer.fit(model, digits())
+    assert model.g_steps == 2 and model.skipped_steps == 0
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # fp32 master weights
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
 def test_singular_values_estimate_the_top_singular_value():
     D = BigGANDiscriminator(16, 8, 10, 8, init="xavier")
     for _ in range(50):  # power iterations run in training-mode forwards

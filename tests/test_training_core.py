@@ -136,3 +136,13 @@ def test_sample_returns_images_in_range_with_requested_classes(tiny_sagan_kwargs
     assert model.generator.training  # sampling restores the mode
     with pytest.raises(ValueError, match=r"class labels must lie in \[0, 10\)"):
         model.sample(2, y=10)
+
+
+def test_data_that_does_not_fit_the_model_is_refused_before_training(tiny_sagan_kwargs):
+    with pytest.raises(ValueError, match="the data serves 32 px images but the model makes 16 px images"):
+        make_trainer(StopAt(g_steps=1)).fit(SAGAN(**tiny_sagan_kwargs), digits(resolution=32))
+    with pytest.raises(ValueError, match="conditioned on 7 classes but the data has 10 classes"):
+        make_trainer(StopAt(g_steps=1)).fit(SAGAN(**{**tiny_sagan_kwargs, "num_classes": 7}), digits())
+    unconditional = SAGAN(**{**tiny_sagan_kwargs, "num_classes": 0})
+    make_trainer(StopAt(g_steps=1)).fit(unconditional, digits())  # labels are simply ignored
+    assert unconditional.g_steps == 1
