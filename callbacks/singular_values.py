@@ -24,13 +24,10 @@ class SingularValues(pl.Callback):
             self.last_step = step
             pl_module.log_dict(self.values(pl_module))
 
-    @staticmethod
-    def sigmas(pl_module) -> dict[str, dict[str, float]]:
-        return {"G": spectral_norm_sigmas(pl_module.generator), "D": spectral_norm_sigmas(pl_module.discriminator)}
-
     def values(self, pl_module) -> dict[str, float]:
         values = {}
-        for network, sigmas in self.sigmas(pl_module).items():
+        for network, module in (("G", pl_module.generator), ("D", pl_module.discriminator)):
+            sigmas = spectral_norm_sigmas(module)
             if not sigmas:
                 continue
             if self.per_layer:

@@ -101,7 +101,7 @@ class GAN(pl.LightningModule):
         if self.num_classes and data_classes is not None and data_classes != self.num_classes:
             found = f"{data_classes} classes" if data_classes else "no class labels"
             raise ValueError(f"the model is conditioned on {self.num_classes} classes but the data has {found}; set "
-                             f"model.num_classes to {data_classes} ({'unconditional' if not data_classes else 'or use a matching dataset'})")
+                             f"model.num_classes to {data_classes}" + (" (unconditional)" if not data_classes else ""))
 
     def configure_optimizers(self):
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g, eps=self.adam_eps)

@@ -5,6 +5,8 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
 
 @torch.no_grad()
 def accumulate_standing_stats(generator: nn.Module, make_inputs: Callable[[int], tuple], num_batches: int) -> nn.Module:
@@ -16,7 +18,7 @@ def accumulate_standing_stats(generator: nn.Module, make_inputs: Callable[[int],
     """
     if num_batches < 1:
         raise ValueError(f"standing statistics need at least one batch, got {num_batches}")
-    norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = [m for m in generator.modules() if isinstance(m, BATCH_NORMS)]
     if not norms:
         raise ValueError("the generator has no BatchNorm layers, so it has no statistics to re-estimate")
     generator.eval()
