@@ -32,7 +32,7 @@ class DigitsQuality(pl.Callback):
         if pl_module.num_classes != 10:
             raise ValueError(f"DigitsQuality needs a model conditioned on the 10 digit classes, got num_classes={pl_module.num_classes}")
         datamodule.setup("fit")
-        train_x, train_y = datamodule.train_set.tensors
+        train_x, train_y = datamodule.train_images, datamodule.train_labels
         self.scorer = DigitsScorer.fit(train_x, train_y, datamodule.held_out_images, datamodule.held_out_labels,
                                        seed=self.seed)
 

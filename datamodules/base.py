@@ -1,64 +1,131 @@
-"""Base DataModule: batching, mirror augmentation, DDP sharding and exact resume for every dataset."""
+"""Base DataModule: multi-resolution serving with ProGAN's fade-in, flips, DDP sharding and exact resume."""
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.sampler import StreamSampler
+from datamodules.batch_stream import BatchKey, BatchStream, Schedule
+from datamodules.pyramid import fade, pyramid_resolutions
 
 
-class Mirrored(Dataset):
-    """Doubles a dataset with horizontally flipped copies: item i + len(base) is item i flipped (StyleGAN's --mirror)."""
+class PyramidBatches(Dataset):
+    """Whole batches from a resolution pyramid: dataset[BatchKey] -> (uint8 images (B, 3, r, r), labels (B,), alpha).
 
-    def __init__(self, base: Dataset):
-        self.base = base
+    `levels` maps each resolution to a uint8 array-like (N, 3, r, r): in-memory tensors or a memory-mapped cache.
+    """
+
+    def __init__(self, levels, labels: np.ndarray):
+        self.levels, self.labels = levels, np.asarray(labels)
 
     def __len__(self) -> int:
-        return 2 * len(self.base)
+        return len(self.labels)
 
-    def __getitem__(self, index: int):
-        image, label = self.base[index % len(self.base)]
-        return (image.flip(-1) if index >= len(self.base) else image), label
+    def __getitem__(self, key: BatchKey) -> tuple[torch.Tensor, torch.Tensor, float]:
+        order = np.argsort(key.indices)  # read a memory map front to back
+        indices = np.asarray(key.indices)[order]
+        images = torch.as_tensor(np.asarray(self.levels[key.resolution][indices]))[np.argsort(order)]
+        flips = torch.as_tensor(key.flips)
+        if flips.any():
+            images[flips] = images[flips].flip(-1)
+        labels = torch.as_tensor(self.labels[np.asarray(key.indices)], dtype=torch.long)
+        return images, labels, key.alpha
 
 
 class GANDataModule(pl.LightningDataModule):
-    """Subclasses set `self.train_set` in `setup()`: a Dataset of (image (3, H, W) float in [-1, 1], label int).
+    """Serves (images (B, 3, r, r) float in [-1, 1], labels (B,) int64) batches from a uint8 resolution pyramid.
 
-    Batches are (images (B, 3, H, W) float in [-1, 1], labels (B,) int64). The shuffling order is a pure function of
-    `seed` and the number of batches the model has trained on (`StreamSampler`), so resumed runs see the same data.
+    Subclasses implement `load()` -> (levels, labels): levels maps every resolution from `resolution` down to 4
+    to a uint8 array-like (N, 3, res, res). Workers send uint8 batches; the conversion to [-1, 1] and the fade-in
+    run after the transfer to the device (`on_after_batch_transfer`).
+
+    Resolution and fade-in (ProGAN): `set_resolution(res, alpha)` serves reals at `res`; while alpha < 1 they are
+    blended toward their own half-resolution version, x = lerp(up(down(x)), x, alpha). For exact, prefetch-proof
+    schedules, `set_schedule(fn)` with fn(images shown) -> (resolution, alpha, batch size) makes every batch a pure
+    function of its position in the stream. `batch_sizes` maps resolutions to batch sizes (others use `batch_size`).
 
     Args:
-        resolution: side of the square images served.
+        resolution: the largest side served (a power of two >= 4).
         batch_size: images per rank per discriminator micro-batch.
         num_workers: DataLoader worker processes.
-        flip: add horizontally flipped copies of every image (each epoch shows both orientations).
-        seed: seed of the shuffling order.
+        flip: horizontally flip each image with probability 1/2 (a fixed function of seed and stream position).
+        seed: seed of the shuffling order and of the flips.
+        batch_sizes: optional per-resolution batch sizes, e.g. {256: 14, 512: 6, 1024: 3}.
     """
 
     num_classes: int = 0
 
-    def __init__(self, resolution: int, batch_size: int = 64, num_workers: int = 0, flip: bool = False, seed: int = 0):
+    def __init__(self, resolution: int, batch_size: int = 64, num_workers: int = 0, flip: bool = False, seed: int = 0,
+                 batch_sizes: dict[int, int] | None = None):
         super().__init__()
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if batch_size < 1 or any(b < 1 for b in (batch_sizes or {}).values()):
+            raise ValueError(f"batch sizes must be positive, got {batch_size} and {batch_sizes}")
+        self.resolutions = pyramid_resolutions(resolution)
         self.resolution, self.batch_size, self.num_workers, self.flip, self.seed = (
             resolution, batch_size, num_workers, flip, seed)
-        self.train_set: Dataset | None = None
+        self.batch_sizes = {int(k): int(v) for k, v in (batch_sizes or {}).items()}
+        self.current_resolution, self.current_alpha = resolution, 1.0
+        self._schedule: Schedule | None = None
+        self.levels = None
+        self.labels: np.ndarray | None = None
+
+    def load(self):
+        """(levels {res: uint8 (N, 3, res, res)}, labels int64 (N,)) for resolutions `self.resolutions`."""
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.levels is None:
+            self.levels, self.labels = self.load()
+
+    # ------------------------------------------------------------------------------------------ resolution control
+
+    def set_resolution(self, resolution: int, alpha: float = 1.0) -> None:
+        """Serve reals at `resolution`, faded in with weight `alpha` (1: no fade) from the next batch drawn."""
+        if resolution not in self.resolutions:
+            raise ValueError(f"resolution {resolution} is not served; choose from {self.resolutions}")
+        if not 0 <= alpha <= 1:
+            raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+        self.current_resolution, self.current_alpha = resolution, float(alpha)
+
+    def set_schedule(self, schedule: Schedule | None) -> None:
+        """schedule(images shown by all ranks) -> (resolution, alpha, batch size); None: use set_resolution's values."""
+        self._schedule = schedule
+
+    def schedule(self, images_shown: int) -> tuple[int, float, int]:
+        if self._schedule is not None:
+            resolution, alpha, batch_size = self._schedule(images_shown)
+            if resolution not in self.resolutions:
+                raise ValueError(f"the schedule asks for {resolution} px, but this data serves {self.resolutions}")
+            return resolution, alpha, batch_size
+        return self.current_resolution, self.current_alpha, self.batch_size_for(self.current_resolution)
+
+    def batch_size_for(self, resolution: int) -> int:
+        return self.batch_sizes.get(resolution, self.batch_size)
+
+    # ---------------------------------------------------------------------------------------------------- loading
 
     def train_dataloader(self) -> DataLoader:
-        dataset = Mirrored(self.train_set) if self.flip else self.train_set
         trainer = self.trainer
-        sampler = StreamSampler(
-            dataset,
-            self.batch_size,
-            position=self._batches_trained,
+        stream = BatchStream(
+            len(self.labels),
+            self.schedule,
+            position=self._images_trained,
+            base_batch_size=self.batch_size,
             num_replicas=trainer.world_size if trainer else 1,
             rank=trainer.global_rank if trainer else 0,
             seed=self.seed,
+            flip=self.flip,
         )
-        return DataLoader(dataset, self.batch_size, sampler=sampler, num_workers=self.num_workers, drop_last=True,
-                          pin_memory=torch.cuda.is_available(), persistent_workers=self.num_workers > 0)
+        return DataLoader(PyramidBatches(self.levels, self.labels), batch_size=None, sampler=stream,
+                          num_workers=self.num_workers, pin_memory=torch.cuda.is_available(),
+                          persistent_workers=self.num_workers > 0)
 
-    def _batches_trained(self) -> int:
-        """Micro-batches this rank's model has trained on (0 outside of a Trainer)."""
+    def on_after_batch_transfer(self, batch, dataloader_idx: int = 0):
+        """(uint8 images, labels, alpha) -> (float images in [-1, 1], faded in by alpha, labels)."""
+        images, labels, alpha = batch
+        return fade(images.float() / 127.5 - 1, alpha), labels
+
+    def _images_trained(self) -> int:
+        """Images this rank's model has trained on (0 outside of a Trainer)."""
         module = self.trainer.lightning_module if self.trainer is not None else None
-        return getattr(module, "d_micro", 0)
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        return getattr(module, "images_seen", 0) // world_size

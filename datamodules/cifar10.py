@@ -4,9 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
-
 from datamodules.base import GANDataModule
+from datamodules.pyramid import build_pyramid
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 
@@ -29,21 +28,8 @@ def load_cifar10(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
 
 
-class UInt8Images(Dataset):
-    """(image (3, H, W) float in [-1, 1], label) from in-memory uint8 images (N, 3, H, W)."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
-        self.images, self.labels = images, labels
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.images[index].float() / 127.5 - 1, int(self.labels[index])
-
-
 class CIFAR10DataModule(GANDataModule):
-    """The CIFAR-10 training set held in memory as uint8 (150 MB), class-conditional.
+    """The CIFAR-10 training set held in memory as a uint8 pyramid (200 MB), class-conditional.
 
     Args:
         root: the extracted `cifar-10-batches-py` folder.
@@ -53,12 +39,12 @@ class CIFAR10DataModule(GANDataModule):
     num_classes = 10
 
     def __init__(self, root: str, resolution: int = 32, batch_size: int = 64, num_workers: int = 2, flip: bool = False,
-                 seed: int = 0):
+                 seed: int = 0, batch_sizes: dict[int, int] | None = None):
         if resolution != 32:
             raise ValueError(f"CIFAR-10 images are 32x32; resolution must be 32, got {resolution}")
-        super().__init__(resolution, batch_size, num_workers, flip, seed)
+        super().__init__(resolution, batch_size, num_workers, flip, seed, batch_sizes)
         self.root = Path(root).expanduser()
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_set is None:
-            self.train_set = UInt8Images(*load_cifar10(self.root))
+    def load(self):
+        images, labels = load_cifar10(self.root)
+        return build_pyramid(images), labels.numpy()

@@ -1,9 +1,9 @@
 """The handwritten digits that ship with scikit-learn: real data, no download (the embedded default dataset)."""
 import torch
 import torch.nn.functional as F
-from torch.utils.data import TensorDataset
 
 from datamodules.base import GANDataModule
+from datamodules.pyramid import build_pyramid
 
 
 def load_digits_tensors(resolution: int, held_out: float = 0.2, seed: int = 0):
@@ -26,7 +26,7 @@ def load_digits_tensors(resolution: int, held_out: float = 0.2, seed: int = 0):
 
 
 class DigitsDataModule(GANDataModule):
-    """Class-conditional digits at `resolution` px (8x8 originals, bilinearly upsampled), 10 classes.
+    """Class-conditional digits at `resolution` px (8x8 originals, bilinearly upsampled, stored as uint8), 10 classes.
 
     Args:
         held_out: fraction of images kept out of training (stratified) for evaluation.
@@ -36,19 +36,21 @@ class DigitsDataModule(GANDataModule):
     num_classes = 10
 
     def __init__(self, resolution: int = 16, batch_size: int = 64, num_workers: int = 0, held_out: float = 0.2,
-                 seed: int = 0):
-        super().__init__(resolution, batch_size, num_workers, flip=False, seed=seed)
-        if not 0 < held_out < 1:
-            raise ValueError(f"held_out must be a fraction in (0, 1), got {held_out}")
+                 seed: int = 0, batch_sizes: dict[int, int] | None = None):
         if resolution < 8:
             raise ValueError(f"digits are 8x8; resolution must be at least 8, got {resolution}")
+        super().__init__(resolution, batch_size, num_workers, flip=False, seed=seed, batch_sizes=batch_sizes)
+        if not 0 < held_out < 1:
+            raise ValueError(f"held_out must be a fraction in (0, 1), got {held_out}")
         self.held_out = held_out
+        self.train_images: torch.Tensor | None = None
+        self.train_labels: torch.Tensor | None = None
         self.held_out_images: torch.Tensor | None = None
         self.held_out_labels: torch.Tensor | None = None
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
-            return
+    def load(self):
         train_x, train_y, held_x, held_y = load_digits_tensors(self.resolution, self.held_out, self.seed)
-        self.train_set = TensorDataset(train_x, train_y)
+        self.train_images, self.train_labels = train_x, train_y
         self.held_out_images, self.held_out_labels = held_x, held_y
+        uint8 = ((train_x + 1) * 127.5).round().to(torch.uint8)
+        return build_pyramid(uint8), train_y.numpy()

@@ -1,73 +1,85 @@
-"""Any folder of images: labelled by subfolder (ImageNet's train/<wnid>/*.JPEG layout) or unlabelled."""
+"""Any folder of images, labelled by subfolder or unlabelled; ImageNet (train/<wnid>/*.JPEG); CelebA-HQ."""
 from pathlib import Path
 
-import torch
-from PIL import Image
-from torch.utils.data import Dataset
-from torchvision.transforms import v2 as T
+from datamodules.cached import CachedDataModule, file_identity
 
-from datamodules.base import GANDataModule
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff", ".gif"}
 
 
-def center_crop_square(image: torch.Tensor) -> torch.Tensor:
-    """(C, H, W) -> (C, S, S), S = min(H, W), cropped at the centre."""
-    return T.functional.center_crop(image, [min(image.shape[-2:])] * 2)
+class ImageFolderDataModule(CachedDataModule):
+    """Images under `root` (any depth), center-cropped to a square on the short side and resized to `resolution`.
 
-
-class ImageFiles(Dataset):
-    """(image (3, R, R) in [-1, 1], label) for a list of files; center crop on the short side, then resize."""
-
-    def __init__(self, files: list[Path], labels: list[int], resolution: int):
-        self.files, self.labels = files, labels
-        self.transform = T.Compose([
-            T.ToImage(),
-            T.Lambda(center_crop_square),
-            T.Resize(resolution, antialias=True),
-            T.ToDtype(torch.float32, scale=True),
-            T.Normalize([0.5] * 3, [0.5] * 3),
-        ])
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        with Image.open(self.files[index]) as image:
-            return self.transform(image.convert("RGB")), self.labels[index]
-
-
-class ImageFolderDataModule(GANDataModule):
-    """Images under `root`; with `labelled=True` each subfolder is a class (sorted names -> 0, 1, ...).
+    With `labelled=True` each first-level subfolder is a class (sorted names -> 0, 1, ...); `classes` restricts
+    training to a subset of them. Files that do not decode are skipped and listed (see `image_cache`).
 
     Args:
         root: dataset folder.
         labelled: take class labels from the first-level subfolders.
-        The others are those of `GANDataModule`.
+        classes: optional list of subfolder names to keep (labelled only).
+        The others are those of `CachedDataModule`.
     """
 
-    def __init__(self, root: str, resolution: int = 64, labelled: bool = False, batch_size: int = 64,
-                 num_workers: int = 4, flip: bool = True, seed: int = 0):
-        super().__init__(resolution, batch_size, num_workers, flip, seed)
-        self.root, self.labelled = Path(root).expanduser(), labelled
-        self.classes: list[str] = []
+    name = "folder"
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
-            return
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"dataset folder {self.root} does not exist; expected {self._layout()}")
-        files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise FileNotFoundError(f"no images under {self.root}; expected {self._layout()}")
-        labels = [0] * len(files)
+    def __init__(self, root: str, resolution: int = 64, labelled: bool = False, classes: list[str] | None = None,
+                 batch_size: int = 64, num_workers: int = 4, flip: bool = False, seed: int = 0,
+                 batch_sizes: dict[int, int] | None = None, cache_dir: str | None = None):
+        super().__init__(root, resolution, batch_size, num_workers, flip, seed, batch_sizes, cache_dir)
+        if classes is not None and not labelled:
+            raise ValueError("a class subset needs labelled=True")
+        self.labelled, self.class_subset = labelled, classes
+        self.layout = "<root>/<class>/<image>.jpg" if labelled else "<root>/**/<image>.jpg"
+
+    def files(self) -> list[Path]:
+        files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if self.labelled:
-            self.classes = sorted({p.relative_to(self.root).parts[0] for p in files if p.parent != self.root})
-            index = {name: i for i, name in enumerate(self.classes)}
             files = [p for p in files if p.parent != self.root]
-            labels = [index[p.relative_to(self.root).parts[0]] for p in files]
-            self.num_classes = len(self.classes)
-        self.train_set = ImageFiles(files, labels, self.resolution)
+        return files
 
-    def _layout(self) -> str:
-        return "<root>/<class>/<image>.jpg" if self.labelled else "<root>/**/<image>.jpg"
+    def items(self) -> list[tuple[str, int]]:
+        self._files = self.files()
+        if not self.labelled:
+            self.classes = []
+            return [(str(p), 0) for p in self._files]
+        found = sorted({p.relative_to(self.root).parts[0] for p in self._files})
+        if self.class_subset is not None:
+            missing = sorted(set(self.class_subset) - set(found))
+            if missing:
+                raise FileNotFoundError(f"classes {missing} have no images under {self.root}; found {len(found)} classes")
+            found = sorted(self.class_subset)
+        self.classes = found
+        index = {name: i for i, name in enumerate(found)}
+        self._files = [p for p in self._files if p.relative_to(self.root).parts[0] in index]
+        return [(str(p), index[p.relative_to(self.root).parts[0]]) for p in self._files]
+
+    def source_identity(self) -> list:
+        return file_identity(self.root, self._files)
+
+
+class ImageNetDataModule(ImageFolderDataModule):
+    """ImageNet (ILSVRC-2012) train split in the ImageFolder layout, <root>/<wnid>/*.JPEG, 1000 classes (or the
+    `classes` subset), labels from the sorted wnids; center crop on the short side, then resize (BigGAN's
+    preprocessing)."""
+
+    name = "imagenet"
+
+    def __init__(self, root: str, resolution: int = 128, classes: list[str] | None = None, batch_size: int = 64,
+                 num_workers: int = 8, flip: bool = False, seed: int = 0, batch_sizes: dict[int, int] | None = None,
+                 cache_dir: str | None = None):
+        super().__init__(root, resolution, True, classes, batch_size, num_workers, flip, seed, batch_sizes, cache_dir)
+        self.layout = "<root>/<wnid>/<image>.JPEG, e.g. ILSVRC2012/train/n01440764/n01440764_10026.JPEG"
+
+
+class CelebAHQDataModule(ImageFolderDataModule):
+    """CelebA-HQ as a folder of the 30,000 square 1024x1024 images (any file names), unlabelled, served at
+    `resolution` <= 1024."""
+
+    name = "celeba-hq"
+
+    def __init__(self, root: str, resolution: int = 1024, batch_size: int = 16, num_workers: int = 8,
+                 flip: bool = True, seed: int = 0, batch_sizes: dict[int, int] | None = None,
+                 cache_dir: str | None = None):
+        if resolution > 1024:
+            raise ValueError(f"CelebA-HQ images are 1024x1024; resolution must be at most 1024, got {resolution}")
+        super().__init__(root, resolution, False, None, batch_size, num_workers, flip, seed, batch_sizes, cache_dir)
+        self.layout = "<root>/<image>.png (or .jpg), 1024x1024 each"

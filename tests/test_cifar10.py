@@ -26,13 +26,13 @@ def cifar_root(tmp_path):
 def test_cifar10_serves_the_pickled_training_batches(cifar_root):
     dm = CIFAR10DataModule(str(cifar_root), batch_size=5, num_workers=0)
     dm.setup("fit")
-    assert len(dm.train_set) == 20
+    assert len(dm.labels) == 20
     with open(cifar_root / "data_batch_2", "rb") as f:
         batch = pickle.load(f)
-    image, label = dm.train_set[4]  # first image of batch 2
-    expected = torch.from_numpy(batch["data"][0].reshape(3, 32, 32)).float() / 127.5 - 1
-    assert torch.equal(image, expected) and label == batch["labels"][0]
-    assert image.min() >= -1 and image.max() <= 1
+    image, label = dm.levels[32][4], dm.labels[4]  # first image of batch 2
+    assert torch.equal(image, torch.from_numpy(batch["data"][0].reshape(3, 32, 32))) and label == batch["labels"][0]
+    images, labels = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())))
+    assert images.shape == (5, 3, 32, 32) and images.min() >= -1 and images.max() <= 1
 
 
 def test_cifar10_errors_name_the_missing_or_corrupt_file(cifar_root):
