@@ -4,6 +4,7 @@ Layout of a cache folder (named <dataset>-<fingerprint>):
     meta.json            count, resolution, levels, classes, source, skipped count, format version
     level_<res>.u8       uint8 (count, 3, res, res), C order, one file per pyramid level (res, res/2, ..., 4)
     labels.i64           int64 (count,)
+    identifiers.txt      the source path or key of each cached image, in order
     skipped.txt          one unreadable source path or key per line, with the reason
 
 The cache is written into a temporary sibling folder and renamed into place as the last step, so an interrupted
@@ -80,6 +81,10 @@ class ImageCache:
     def __getitem__(self, resolution: int) -> np.memmap:
         return self.levels[resolution]
 
+    def identifiers(self) -> list[str]:
+        """The source path or record key of each cached image."""
+        return (self.folder / "identifiers.txt").read_text().splitlines()
+
 
 def build_image_cache(decoder: Dataset, folder: Path, resolution: int, classes: list[str], source: str,
                       num_workers: int = 0) -> ImageCache:
@@ -95,7 +100,7 @@ def build_image_cache(decoder: Dataset, folder: Path, resolution: int, classes: 
     levels = pyramid_resolutions(resolution)
     try:
         files = {res: open(partial / f"level_{res:04d}.u8", "wb") for res in levels}
-        labels, skipped, chunk = [], [], []
+        labels, identifiers, skipped, chunk = [], [], [], []
 
         def flush():
             if chunk:
@@ -103,7 +108,7 @@ def build_image_cache(decoder: Dataset, folder: Path, resolution: int, classes: 
                     files[res].write(level.contiguous().numpy().tobytes())
                 chunk.clear()
 
-        loader = DataLoader(decoder, batch_size=None, num_workers=num_workers, collate_fn=_as_is)
+        loader = DataLoader(decoder, batch_size=None, num_workers=min(num_workers, len(decoder)), collate_fn=_as_is)
         for image, label, identifier, reason in tqdm(loader, total=len(decoder), desc=f"caching {source}",
                                                      unit="img", mininterval=2, disable=None):
             if image is None:
@@ -111,6 +116,7 @@ def build_image_cache(decoder: Dataset, folder: Path, resolution: int, classes: 
                 continue
             chunk.append(torch.from_numpy(np.asarray(image)))
             labels.append(label)
+            identifiers.append(identifier)
             if len(chunk) == CHUNK:
                 flush()
         flush()
@@ -122,6 +128,7 @@ def build_image_cache(decoder: Dataset, folder: Path, resolution: int, classes: 
             raise FileNotFoundError(f"no readable images in {source} ({len(skipped)} unreadable files, e.g. "
                                     f"{skipped[0].split(chr(9))[0] if skipped else 'none'})")
         np.asarray(labels, dtype=np.int64).tofile(partial / "labels.i64")
+        (partial / "identifiers.txt").write_text("".join(f"{i}\n" for i in identifiers))
         (partial / "skipped.txt").write_text("".join(f"{line}\n" for line in skipped))
         meta = {"format": FORMAT_VERSION, "count": len(labels), "resolution": resolution, "levels": levels,
                 "classes": classes, "source": source, "skipped": len(skipped)}
