@@ -2,7 +2,7 @@
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from datamodules.batch_stream import BatchKey, BatchStream, Schedule
 from datamodules.pyramid import fade, pyramid_resolutions
@@ -10,6 +10,8 @@ from datamodules.pyramid import fade, pyramid_resolutions
 
 class PyramidBatches(Dataset):
     """Whole batches from a resolution pyramid: dataset[BatchKey] -> (uint8 images (B, 3, r, r), labels (B,), alpha).
+
+    Images come in ascending index order (a sequential read of the memory map), with their labels and flips.
 
     `levels` maps each resolution to a uint8 array-like (N, 3, r, r): in-memory tensors or a memory-mapped cache.
     """
@@ -21,13 +23,16 @@ class PyramidBatches(Dataset):
         return len(self.labels)
 
     def __getitem__(self, key: BatchKey) -> tuple[torch.Tensor, torch.Tensor, float]:
-        order = np.argsort(key.indices)  # read a memory map front to back
-        indices = np.asarray(key.indices)[order]
-        images = torch.as_tensor(np.asarray(self.levels[key.resolution][indices]))[np.argsort(order)]
-        flips = torch.as_tensor(key.flips)
+        order = np.argsort(key.indices, kind="stable")  # read a memory map front to back; batch order is irrelevant
+        indices, flips = np.asarray(key.indices)[order], torch.as_tensor(key.flips)[order]
+        level = self.levels[key.resolution]
+        images = torch.empty((len(indices), *level.shape[1:]), dtype=torch.uint8)
+        if get_worker_info() is not None:
+            images.share_memory_()  # filled in place and handed to the main process without another copy
+        np.take(level, indices, axis=0, out=images.numpy())
         if flips.any():
             images[flips] = images[flips].flip(-1)
-        labels = torch.as_tensor(self.labels[np.asarray(key.indices)], dtype=torch.long)
+        labels = torch.as_tensor(self.labels[indices], dtype=torch.long)
         return images, labels, key.alpha
 
 

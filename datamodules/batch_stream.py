@@ -43,20 +43,18 @@ class BatchStream(DistributedSampler):
                              f"{num_replicas} ranks")
         self.schedule, self.position, self.flip = schedule, position, flip
         self.batches_per_epoch = self.num_samples // base_batch_size
+        self._epoch_cache: tuple[int, np.ndarray] | None = None
 
     def epoch_indices(self, epoch: int) -> np.ndarray:
-        """This rank's indices for data epoch `epoch`."""
-        order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed + epoch))
-        return order[: self.total_size][self.rank :: self.num_replicas].numpy()
+        """This rank's indices for data epoch `epoch` (the latest epoch's permutation is kept)."""
+        if self._epoch_cache is None or self._epoch_cache[0] != epoch:
+            order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed + epoch))
+            self._epoch_cache = epoch, order[: self.total_size][self.rank :: self.num_replicas].numpy()
+        return self._epoch_cache[1]
 
     def stream(self, start: int, count: int) -> tuple[list[int], list[bool]]:
         """Indices and flips of stream items start, ..., start + count - 1."""
-        indices = []
-        for k in range(start, start + count):
-            epoch, offset = divmod(k, self.num_samples)
-            if offset == 0 or not indices:
-                order = self.epoch_indices(epoch)
-            indices.append(int(order[offset]))
+        indices = [int(self.epoch_indices(k // self.num_samples)[k % self.num_samples]) for k in range(start, start + count)]
         flips = [False] * count
         if self.flip:
             rng = np.random.default_rng([self.seed, self.rank, start])
