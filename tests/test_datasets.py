@@ -236,3 +236,36 @@ def test_sagan_trains_on_an_image_folder(image_folder, tmp_path):
     dm = ImageNetDataModule(str(image_folder), resolution=16, batch_size=4, num_workers=0, flip=True,
                             cache_dir=str(tmp_path / "c"))
     fit_steps(dm, 16, 2)
+
+
+def test_a_schedule_switches_resolution_and_batch_size_exactly_even_with_prefetching_workers():
+    import pytorch_lightning as pl
+
+    from conftest import digits
+
+    class Recorder(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+            self.images_seen, self.seen = 0, []
+            self.weight = torch.nn.Parameter(torch.zeros(()))
+
+        def training_step(self, batch, batch_idx):
+            images, labels = batch
+            self.seen.append((self.images_seen, images.shape[-1], len(images), float(images.min())))
+            self.images_seen += len(images)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def schedule(images_shown):
+        return (8, 1.0, 8) if images_shown < 40 else (16, min(1.0, (images_shown - 40) / 24), 4)
+
+    dm = digits(batch_size=8, num_workers=2)
+    dm.set_schedule(schedule)
+    module = Recorder()
+    make_trainer(max_epochs=1, limit_train_batches=16).fit(module, dm)
+    assert [(shown, res, size) for shown, res, size, _ in module.seen] == [
+        (shown, schedule(shown)[0], schedule(shown)[2]) for shown, *_ in module.seen]
+    assert [res for _, res, _, _ in module.seen[:6]] == [8] * 5 + [16]
+    assert all(low >= -1 for *_, low in module.seen)
