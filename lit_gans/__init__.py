@@ -2,7 +2,8 @@
 from lit_gans.biggan import BigGAN
 from lit_gans.biggan_deep import BigGANDeep
 from lit_gans.gan import GAN
+from lit_gans.progan import ProGAN
 from lit_gans.sagan import SAGAN
 
 __version__ = "0.1.0"
-__all__ = ["BigGAN", "BigGANDeep", "GAN", "SAGAN"]
+__all__ = ["BigGAN", "BigGANDeep", "GAN", "ProGAN", "SAGAN"]

@@ -110,7 +110,7 @@ def count_parameters(module: torch.nn.Module) -> int:
 
 
 def describe_model(model: GAN) -> dict:
-    """Parameter counts of G and D, in total and per top-level layer or block."""
+    """Parameter counts of G and D, in total, per top-level layer or block, and per stage for progressive models."""
 
     def breakdown(network: torch.nn.Module) -> dict[str, int]:
         parts = {}
@@ -120,7 +120,7 @@ def describe_model(model: GAN) -> dict:
                 parts[name if index is None else f"{name}.{index}"] = count_parameters(part)
         return parts
 
-    return {
+    description = {
         "model": type(model).__name__,
         "generator_params": count_parameters(model.generator),
         "discriminator_params": count_parameters(model.discriminator),
@@ -128,6 +128,10 @@ def describe_model(model: GAN) -> dict:
         "discriminator_breakdown": breakdown(model.discriminator),
         "hparams": dict(model.hparams),
     }
+    if hasattr(model.generator, "parameters_at"):  # progressive models: the network active at each stage
+        for name, network in (("generator", model.generator), ("discriminator", model.discriminator)):
+            description[f"{name}_params_by_resolution"] = {r: network.parameters_at(r) for r in network.resolutions}
+    return description
 
 
 def load_weights(model: GAN, ckpt_path: str) -> None:
@@ -178,3 +182,8 @@ def main(args: list[str] | None = None) -> GANCLI:
         save_config_callback=SaveRunConfig,
         args=args,
     )
+
+
+def console() -> None:
+    """The `lit-gans` console script: exit status 0 on success (returning the CLI object would make it 1)."""
+    main()

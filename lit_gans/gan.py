@@ -87,6 +87,7 @@ class GAN(pl.LightningModule):
         self.nonfinite_streak = self.skipped_steps = 0
         self._d_window_finite = True  # every D loss of the current accumulation window was finite
         self._ortho_value: torch.Tensor | None = None
+        self.joint_discriminator_pass = True  # D sees cat([real, fake]) in one forward; False: two forwards
 
     # ----------------------------------------------------------------------------------------------- optimization
 
@@ -119,16 +120,25 @@ class GAN(pl.LightningModule):
             with torch.no_grad():
                 fake = self.generator(z, y_fake)
             y_real = labels if self.num_classes else None
-            logits = self.discriminator(torch.cat([real, fake]), _cat(y_real, y_fake))
-            loss_real = losses.d_loss_real(self.loss, logits[:n])
-            loss_fake = losses.d_loss_fake(self.loss, logits[n:])
+            if self.joint_discriminator_pass:
+                logits = self.discriminator(torch.cat([real, fake]), _cat(y_real, y_fake))
+                logits_real, logits_fake = logits[:n], logits[n:]
+            else:
+                logits_real, logits_fake = self.discriminator(real, y_real), self.discriminator(fake, y_fake)
+            loss_real = losses.d_loss_real(self.loss, logits_real)
+            loss_fake = losses.d_loss_fake(self.loss, logits_fake)
             loss_d = loss_real + loss_fake
+            penalty = self.discriminator_penalty(real, fake, y_real, logits_real)
+            if penalty is not None:
+                loss_d = loss_d + penalty
             self.manual_backward(loss_d / self.accumulate)
         self.d_micro += 1
         self.images_seen += n * self.trainer.world_size
         self._d_window_finite = self._d_window_finite and bool(torch.isfinite(loss_d))
 
         logs = {"loss/d_real": loss_real, "loss/d_fake": loss_fake}
+        if penalty is not None:
+            logs["loss/d_penalty"] = penalty.detach()
         if last_micro:
             self._optimizer_step(opt_d, self._d_window_finite, "discriminator")
             self._d_window_finite = True
@@ -154,6 +164,11 @@ class GAN(pl.LightningModule):
         self._optimizer_step(opt_g, finite, "generator")
         self.g_steps += 1
         return total
+
+    def discriminator_penalty(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None,
+                              logits_real: torch.Tensor) -> torch.Tensor | None:
+        """An extra term of the D loss (e.g. a gradient penalty); None for none. Subclasses override it."""
+        return None
 
     def on_before_optimizer_step(self, optimizer) -> None:
         """Runs after the backward passes (and after unscaling under 16-mixed), right before the optimizer updates."""

@@ -114,3 +114,17 @@ def test_config_mistakes_are_reported(capsys):
 def test_sample_without_checkpoint_is_refused():
     with pytest.raises(FileNotFoundError, match="does not exist"):
         main(["sample", "--ckpt_path=missing.ckpt", "--trainer.logger=false"])
+
+
+def test_command_line_exits_with_status_zero_on_success():
+    """The console script and `python -m lit_gans` must not turn the returned CLI object into exit status 1."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "lit_gans", "describe", "--trainer.logger=false"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["model"] == "SAGAN"
+    from lit_gans.cli import console
+
+    assert console.__module__ == "lit_gans.cli" and "lit_gans.cli:console" in (ROOT / "setup.cfg").read_text()

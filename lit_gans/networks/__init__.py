@@ -1,7 +1,8 @@
 """Plain `nn.Module` generator and discriminator definitions, usable without Lightning."""
 from lit_gans.networks.biggan import BigGANDiscriminator, BigGANGenerator
 from lit_gans.networks.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
+from lit_gans.networks.progan import ProGANDiscriminator, ProGANGenerator
 from lit_gans.networks.sagan import SAGANDiscriminator, SAGANGenerator
 
 __all__ = ["BigGANDeepDiscriminator", "BigGANDeepGenerator", "BigGANDiscriminator", "BigGANGenerator",
-           "SAGANDiscriminator", "SAGANGenerator"]
+           "ProGANDiscriminator", "ProGANGenerator", "SAGANDiscriminator", "SAGANGenerator"]
