@@ -12,6 +12,7 @@ class DigitsQuality(pl.Callback):
 
     Logs digits/accuracy, digits/fid and digits/accuracy_<class>. Results are kept in `self.history` (a list of
     dicts with g_step, kimg, seconds since the start of training, accuracy, accuracy_per_class, fid) and `self.last`. Needs a DigitsDataModule.
+    A progressive model is scored only once its active stage has reached the data's full resolution.
     """
 
     def __init__(self, every_n_g_steps: int = 250, per_class: int = 100, use_ema: bool = True, seed: int = 0):
@@ -20,6 +21,7 @@ class DigitsQuality(pl.Callback):
         self.history: list[dict] = []
         self.last: dict | None = None
         self.last_step = -1
+        self.resolution: int | None = None
         self.started = time.perf_counter()
 
     def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
@@ -32,20 +34,25 @@ class DigitsQuality(pl.Callback):
         if pl_module.num_classes != 10:
             raise ValueError(f"DigitsQuality needs a model conditioned on the 10 digit classes, got num_classes={pl_module.num_classes}")
         datamodule.setup("fit")
+        self.resolution = datamodule.resolution
         train_x, train_y = datamodule.train_images, datamodule.train_labels
         self.scorer = DigitsScorer.fit(train_x, train_y, datamodule.held_out_images, datamodule.held_out_labels,
                                        seed=self.seed)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         step = pl_module.g_steps
-        if step != self.last_step and step % self.every_n_g_steps == 0 and step > 0:
+        if step != self.last_step and step % self.every_n_g_steps == 0 and step > 0 and self.ready(pl_module):
             pl_module.log_dict(self.metrics(self.evaluate(pl_module)))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
-        if pl_module.g_steps != self.last_step:
+        if pl_module.g_steps != self.last_step and self.ready(pl_module):
             metrics = self.metrics(self.evaluate(pl_module))
             for logger in trainer.loggers:  # self.log is not allowed here; same x-axis (batches) as Lightning's logs
                 logger.log_metrics(metrics, step=trainer.fit_loop.total_batch_idx + 1)
+
+    def ready(self, pl_module) -> bool:
+        """False while a progressive model is still below the data's resolution."""
+        return not hasattr(pl_module, "stage") or pl_module.stage()[0] == self.resolution
 
     def evaluate(self, pl_module) -> dict:
         self.last_step = pl_module.g_steps

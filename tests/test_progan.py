@@ -125,17 +125,19 @@ def test_parameter_counts_match_the_paper_per_stage(capsys):
 class StageRecorder(StopAt):
     def __init__(self, kimg):
         super().__init__(kimg=kimg)
-        self.seen = []
+        self.seen, self.optimizer = [], []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         images, _ = batch
         self.seen.append((pl_module.images_seen, *pl_module.stage(), images.shape[-1], len(images)))
+        opt_g, opt_d = trainer.optimizers
+        self.optimizer.append((opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"], len(opt_g.state)))
 
 
 def test_progressive_fit_grows_through_two_switches_on_digits():
     model = ProGAN(**TINY)
     recorder = StageRecorder(kimg=0.32)
-    grow = ProGrowth(stabilize_kimg=0.064, fade_kimg=0.064, batch_sizes={4: 16, 8: 8, 16: 4})
+    grow = ProGrowth(stabilize_kimg=0.064, fade_kimg=0.064, batch_sizes={4: 16, 8: 8, 16: 4}, lrates={8: 0.002})
     trainer = make_trainer(grow, EMA(decay=0.9), recorder)
     trainer.fit(model, digits(batch_size=8))
     resolutions = [r for _, r, _, _, _ in recorder.seen]
@@ -143,6 +145,12 @@ def test_progressive_fit_grows_through_two_switches_on_digits():
     for shown, resolution, alpha, served, batch in recorder.seen:
         assert (resolution, alpha) == pytest.approx(grow.stage(shown))  # model stage follows images shown
         assert served == resolution and batch == {4: 16, 8: 8, 16: 4}[resolution]  # data at the same stage
+    for (_, resolution, *_), (lr_g, lr_d, _) in zip(recorder.seen, recorder.optimizer):
+        assert lr_g == lr_d == (0.002 if resolution == 8 else 0.001)  # per-resolution learning rates
+    switches = [i for i in range(1, len(recorder.seen)) if recorder.seen[i][1:3] != recorder.seen[i - 1][1:3]
+                and (recorder.seen[i][2] == 1.0 or recorder.seen[i][1] != recorder.seen[i - 1][1])]
+    assert switches and all(recorder.optimizer[i][2] == 0 for i in switches)  # Adam state reset at stage changes
+    assert recorder.optimizer[switches[0] - 1][2] > 0
     fading = [alpha for _, r, alpha, _, _ in recorder.seen if r == 8 and alpha < 1]
     assert fading == sorted(fading) and 0 < fading[0] < 0.5  # alpha rises from 0 (exact 0 is the last 4 px batch)
     assert model.generator_ema.stage() == model.stage() == (16, 1.0)
@@ -185,3 +193,14 @@ def test_progan_trains_with_either_loss_and_under_bf16_autocast(loss, precision)
     trainer.fit(model, digits(batch_size=8, resolution=8))
     assert model.g_steps == 6 and model.skipped_steps == 0 and model.stage()[0] == 8
     assert torch.isfinite(trainer.callback_metrics["loss/d_penalty"])
+
+
+def test_digits_quality_waits_for_the_full_resolution():
+    from callbacks import DigitsQuality
+
+    quality, model = DigitsQuality(), ProGAN(**TINY)
+    quality.resolution = 16
+    model.set_stage(8, 0.5)
+    assert not quality.ready(model)
+    model.set_stage(16, 0.2)
+    assert quality.ready(model) and quality.ready(SAGAN(resolution=16, z_dim=16, ch=8, num_classes=10))
