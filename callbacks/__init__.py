@@ -2,9 +2,10 @@
 Python."""
 from callbacks.digits_quality import DigitsQuality
 from callbacks.ema import EMA
+from callbacks.image_metrics import ImageMetrics
 from callbacks.progrowth import ProGrowth
 from callbacks.sample_grid import SampleGrid
 from callbacks.singular_values import SingularValues
 from callbacks.stop_at import StopAt
 
-__all__ = ["DigitsQuality", "EMA", "ProGrowth", "SampleGrid", "SingularValues", "StopAt"]
+__all__ = ["DigitsQuality", "EMA", "ImageMetrics", "ProGrowth", "SampleGrid", "SingularValues", "StopAt"]

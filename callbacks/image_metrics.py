@@ -1,0 +1,102 @@
+"""FID and KID during training (Heusel et al. 2017; Binkowski et al. 2018), with torchmetrics and the FID Inception."""
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.kid import KernelInceptionDistance
+
+from lit_gans.images import to_uint8
+
+
+class ImageMetrics(pl.Callback):
+    """Every `every_n_g_steps` generator steps and at the end of training, log FID and KID of `num_samples`
+    generated images against `num_real` training images.
+
+    Protocol of published numbers: the TF FID Inception (`lit_gans.evaluation.inception`, found offline), the
+    TF1-compatible resize, uint8 images rounded from [-1, 1]; FID in float64 from running sums (constant memory).
+    Reals are the DataModule's uint8 images at the model's resolution, fed once and kept (`reset_real_features`
+    off). Samples come from the EMA generator (optional truncation) with per-rank seeds; under DDP every rank
+    generates and feeds its share and torchmetrics sums the statistics, so the numbers match one process.
+    Progressive models are scored once their active stage reaches the full resolution. The metric objects live
+    here, never in the LightningModule, so checkpoints carry no Inception weights.
+
+    Logs metrics/fid, metrics/kid_mean and metrics/kid_std; `self.history` keeps every evaluation.
+    """
+
+    def __init__(self, every_n_g_steps: int = 5000, num_samples: int = 10000, num_real: int | None = None,
+                 truncation: float | None = None, batch_size: int = 100, kid_subsets: int = 100,
+                 kid_subset_size: int = 1000, inception_weights: str | None = None, use_ema: bool = True,
+                 seed: int = 0):
+        if every_n_g_steps < 1 or num_samples < 2:
+            raise ValueError(f"every_n_g_steps must be >= 1 and num_samples >= 2, got {every_n_g_steps}, {num_samples}")
+        if kid_subset_size > num_samples:
+            raise ValueError(f"kid_subset_size {kid_subset_size} exceeds num_samples {num_samples}")
+        self.every_n_g_steps, self.num_samples, self.num_real = every_n_g_steps, num_samples, num_real or num_samples
+        self.truncation, self.batch_size, self.use_ema, self.seed = truncation, batch_size, use_ema, seed
+        self.kid_subsets, self.kid_subset_size, self.inception_weights = kid_subsets, kid_subset_size, inception_weights
+        self.extractor: torch.nn.Module | None = None  # the Inception; tests may set a small stand-in
+        self.fid = self.kid = None
+        self.reals_fed = False
+        self.last_step = -1
+        self.history: list[dict] = []
+
+    def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
+        if self.extractor is None:
+            from lit_gans.evaluation.inception import inception_features
+
+            self.extractor = inception_features(self.inception_weights)
+        self.fid = FrechetInceptionDistance(feature=self.extractor, reset_real_features=False)
+        self.fid.set_dtype(torch.float64)
+        self.kid = KernelInceptionDistance(feature=self.extractor, subsets=self.kid_subsets,
+                                           subset_size=self.kid_subset_size, reset_real_features=False)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        step = pl_module.g_steps
+        if step != self.last_step and step % self.every_n_g_steps == 0 and step > 0 and self.ready(pl_module):
+            pl_module.log_dict(self.evaluate(trainer, pl_module))
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
+        if pl_module.g_steps != self.last_step and self.ready(pl_module):
+            values = self.evaluate(trainer, pl_module)
+            for logger in trainer.loggers:
+                logger.log_metrics(values, step=trainer.fit_loop.total_batch_idx + 1)
+
+    @staticmethod
+    def ready(pl_module) -> bool:
+        return not hasattr(pl_module, "stage") or pl_module.stage()[0] == pl_module.resolution
+
+    @torch.no_grad()
+    def evaluate(self, trainer: pl.Trainer, pl_module) -> dict[str, float]:
+        self.last_step = pl_module.g_steps
+        device = pl_module.device
+        self.fid.to(device)
+        self.kid.to(device)
+        rank, world = trainer.global_rank, trainer.world_size
+        if not self.reals_fed:
+            for images in self.real_batches(trainer.datamodule, pl_module.resolution, rank, world):
+                self.fid.update(images.to(device), real=True)
+                self.kid.update(images.to(device), real=True)
+            self.reals_fed = True
+        self.fid.reset()  # keeps the real statistics
+        self.kid.reset()
+        share = range(rank, self.num_samples, world)
+        for start in range(0, len(share), self.batch_size):
+            count = len(share[start : start + self.batch_size])
+            seed = int(np.random.SeedSequence([self.seed, rank, pl_module.g_steps, start]).generate_state(1)[0])
+            images = to_uint8(pl_module.sample(count, truncation=self.truncation, use_ema=self.use_ema, seed=seed))
+            self.fid.update(images, real=False)
+            self.kid.update(images, real=False)
+        kid_mean, kid_std = self.kid.compute()
+        values = {"metrics/fid": float(self.fid.compute()), "metrics/kid_mean": float(kid_mean),
+                  "metrics/kid_std": float(kid_std)}
+        self.history.append({"g_step": pl_module.g_steps, "kimg": pl_module.images_seen / 1000, **values})
+        return values
+
+    def real_batches(self, datamodule, resolution: int, rank: int, world: int):
+        """This rank's share of the first `num_real` training images, uint8 (B, 3, R, R), straight from the pyramid."""
+        if datamodule is None or getattr(datamodule, "levels", None) is None:
+            raise ValueError("ImageMetrics needs a lit-gans DataModule (it reads the real images from its pyramid)")
+        level = datamodule.levels[resolution]
+        indices = np.arange(min(self.num_real, len(datamodule.labels)))[rank::world]
+        for start in range(0, len(indices), self.batch_size):
+            yield torch.as_tensor(np.asarray(level[indices[start : start + self.batch_size]]))

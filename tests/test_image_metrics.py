@@ -1,0 +1,57 @@
+"""FID/KID callback plumbing with a small stand-in for the Inception (fast); the Inception itself is tested in
+test_inception.py."""
+import numpy as np
+import pytest
+import torch
+
+from callbacks import ImageMetrics, StopAt
+from conftest import digits, make_trainer
+from lit_gans import SAGAN
+from lit_gans.evaluation.frechet import frechet_distance, gaussian_stats
+from lit_gans.images import to_uint8
+
+
+class ChannelStats(torch.nn.Module):
+    """uint8 (N, 3, H, W) -> (N, 6): per-channel mean and standard deviation, a stand-in feature extractor."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))  # a weight that must never reach a checkpoint
+
+    def forward(self, images):
+        x = images.float() / 255 * self.scale
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], dim=1)
+
+
+def test_fid_and_kid_are_logged_and_match_an_independent_computation(tiny_sagan_kwargs, tmp_path):
+    metrics = ImageMetrics(every_n_g_steps=2, num_samples=32, num_real=64, batch_size=16, kid_subsets=5,
+                           kid_subset_size=16)
+    metrics.extractor = ChannelStats()
+    model = SAGAN(**tiny_sagan_kwargs)
+    data = digits()
+    trainer = make_trainer(metrics, StopAt(g_steps=4))
+    trainer.fit(model, data)
+    assert [row["g_step"] for row in metrics.history] == [2, 4]
+    assert trainer.callback_metrics["metrics/fid"] == pytest.approx(metrics.history[-1]["metrics/fid"])
+    assert metrics.history[-1]["metrics/kid_std"] >= 0
+
+    # the same numbers from scratch: real features of the first 64 pyramid images, fakes regenerated from the seeds
+    extractor = ChannelStats()
+    with torch.no_grad():
+        real = extractor(torch.as_tensor(np.asarray(data.levels[16][:64]))).double().numpy()
+        fakes = []
+        for start in (0, 16):
+            seed = int(np.random.SeedSequence([0, 0, 4, start]).generate_state(1)[0])
+            fakes.append(extractor(to_uint8(model.sample(16, seed=seed))))
+        fake = torch.cat(fakes).double().numpy()
+    expected = frechet_distance(*gaussian_stats(torch.from_numpy(fake)), *gaussian_stats(torch.from_numpy(real)))
+    assert metrics.history[-1]["metrics/fid"] == pytest.approx(expected, rel=1e-3)
+
+    trainer.save_checkpoint(tmp_path / "last.ckpt")
+    checkpoint = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert not any("scale" in key or "inception" in key for key in checkpoint["state_dict"])
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="kid_subset_size 1000 exceeds num_samples 100"):
+        ImageMetrics(num_samples=100)
