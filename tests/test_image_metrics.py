@@ -55,3 +55,17 @@ def test_fid_and_kid_are_logged_and_match_an_independent_computation(tiny_sagan_
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="kid_subset_size 1000 exceeds num_samples 100"):
         ImageMetrics(num_samples=100)
+
+
+def test_model_checkpoint_keeps_the_best_checkpoint_by_fid(tiny_sagan_kwargs, tmp_path):
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    metrics = ImageMetrics(every_n_g_steps=2, num_samples=16, num_real=32, batch_size=16, kid_subsets=3,
+                           kid_subset_size=8)
+    metrics.extractor = ChannelStats()
+    best = ModelCheckpoint(dirpath=tmp_path, monitor="metrics/fid", mode="min", save_top_k=1,
+                           every_n_train_steps=4)  # global steps: one D and one G step per batch = every 2 G steps
+    make_trainer(metrics, StopAt(g_steps=8), best, enable_checkpointing=True).fit(SAGAN(**tiny_sagan_kwargs), digits())
+    fids = [row["metrics/fid"] for row in metrics.history]
+    assert len(fids) == 4 and float(best.best_model_score) == pytest.approx(min(fids))
+    assert torch.load(best.best_model_path, weights_only=True)["lit_gans"]["g_steps"] == 2 * (1 + fids.index(min(fids)))
