@@ -20,6 +20,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveCon
 from callbacks.run_dir import run_dir
 from lit_gans.gan import GAN
 from lit_gans.images import image_grid, save_png
+from lit_gans.wandb_logger import WandbLogger
 
 DEFAULTS = {
     "seed_everything": 0,
@@ -229,6 +230,14 @@ class GANCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.set_defaults(DEFAULTS)
+
+    def before_fit(self) -> None:
+        """`fit --ckpt_path` continues the checkpoint's W&B run rather than opening a new one."""
+        ckpt_path = self.config[self.subcommand].get("ckpt_path")
+        if ckpt_path and Path(ckpt_path).is_file():
+            for logger in self.trainer.loggers:
+                if isinstance(logger, WandbLogger):
+                    logger.resume_from(ckpt_path)
 
 
 def main(args: list[str] | None = None) -> GANCLI:

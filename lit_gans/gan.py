@@ -19,6 +19,7 @@ import copy
 import torch
 import torch.nn as nn
 import pytorch_lightning as pl
+from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_warn
 
 from lit_gans import losses
@@ -272,6 +273,8 @@ class GAN(pl.LightningModule):
             "g_steps": self.g_steps,
             "images_seen": self.images_seen,
             "skipped_steps": self.skipped_steps,
+            "wandb_run_id": next((str(logger.version) for logger in self.trainer.loggers
+                                  if isinstance(logger, WandbLogger) and logger.version), None),
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:

@@ -33,3 +33,45 @@ def test_offline_run_holds_logged_metrics_and_sample_images(monkeypatch, tiny_sa
     assert b"attn_res" in records  # the module's hyperparameters
     local = list(Path(tmp_path / "runs" / "lit-gans").rglob("samples/*.png"))
     assert len(local) == 2
+
+
+def test_resuming_from_a_checkpoint_continues_the_same_wandb_run(monkeypatch, tiny_sagan_kwargs, tmp_path):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    first = WandbLogger(save_dir=str(tmp_path / "runs"))
+    trainer = pl.Trainer(max_epochs=-1, logger=first, enable_progress_bar=False, enable_checkpointing=False,
+                         callbacks=[StopAt(g_steps=2)])
+    trainer.fit(SAGAN(**tiny_sagan_kwargs), digits())
+    trainer.save_checkpoint(tmp_path / "last.ckpt")
+    run_id = first.version
+    first.experiment.finish()
+    import torch
+
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["lit_gans"]["wandb_run_id"] == run_id
+
+    second = WandbLogger(save_dir=str(tmp_path / "runs"))
+    assert second.resume_from(tmp_path / "last.ckpt") == run_id
+    trainer = pl.Trainer(max_epochs=-1, logger=second, enable_progress_bar=False, enable_checkpointing=False,
+                         callbacks=[StopAt(g_steps=4)])
+    trainer.fit(SAGAN(**tiny_sagan_kwargs), digits(), ckpt_path=tmp_path / "last.ckpt")
+    assert second.experiment.id == run_id
+    second.experiment.finish()
+    runs = sorted(p.name for p in (tmp_path / "runs" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(name.endswith(run_id) for name in runs)  # both parts belong to one run
+    assert WandbLogger(save_dir=str(tmp_path / "runs"), id="explicit").resume_from(tmp_path / "last.ckpt") is None
+
+
+def test_fit_with_ckpt_path_on_the_command_line_resumes_the_run(monkeypatch, tmp_path):
+    from lit_gans.cli import main
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    common = ["--model.init_args.ch=8", "--model.init_args.z_dim=16", "--data.init_args.batch_size=16",
+              "--trainer.enable_progress_bar=false", "--trainer.callbacks=[]", f"--trainer.default_root_dir={tmp_path}",
+              f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}"]
+    cli = main(["fit", *common, "--trainer.max_steps=4"])
+    run_id = cli.trainer.logger.version
+    ckpt = tmp_path / "resume.ckpt"
+    cli.trainer.save_checkpoint(ckpt)
+    cli.trainer.logger.experiment.finish()
+    resumed = main(["fit", *common, "--trainer.max_steps=8", f"--ckpt_path={ckpt}"])
+    assert resumed.trainer.logger.version == run_id
+    resumed.trainer.logger.experiment.finish()
