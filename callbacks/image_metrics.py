@@ -1,11 +1,27 @@
 """FID and KID during training (Heusel et al. 2017; Binkowski et al. 2018), with torchmetrics and the FID Inception."""
+import os
+from pathlib import Path
+
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
+from datamodules.image_cache import default_cache_dir, fingerprint
 from lit_gans.images import to_uint8
+
+
+class Precomputed(torch.nn.Module):
+    """The identity, standing in for the feature extractor inside torchmetrics' FID and KID: the callback extracts
+    features once and feeds them to both metrics."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features
 
 
 class ImageMetrics(pl.Callback):
@@ -15,7 +31,9 @@ class ImageMetrics(pl.Callback):
     Protocol of published numbers: the TF FID Inception (`lit_gans.evaluation.inception`, found offline), the
     TF1-compatible resize, uint8 images rounded from [-1, 1]; FID in float64 from running sums (constant memory).
     Reals are the DataModule's uint8 images at the model's resolution, fed once and kept (`reset_real_features`
-    off). Samples come from the EMA generator (optional truncation) with per-rank seeds; under DDP every rank
+    off); their statistics are saved under `stats_dir` (default <lit-gans cache>/real-stats), keyed by a
+    fingerprint of the dataset, resolution, number of images, feature extractor and rank layout, and reused by
+    later runs and by `lit-gans evaluate`. Samples come from the EMA generator (optional truncation) with per-rank seeds; under DDP every rank
     generates and feeds its share and torchmetrics sums the statistics, so the numbers match one process.
     Progressive models are scored once their active stage reaches the full resolution. The metric objects live
     here, never in the LightningModule, so checkpoints carry no Inception weights.
@@ -26,7 +44,7 @@ class ImageMetrics(pl.Callback):
     def __init__(self, every_n_g_steps: int = 5000, num_samples: int = 10000, num_real: int | None = None,
                  truncation: float | None = None, batch_size: int = 100, kid_subsets: int = 100,
                  kid_subset_size: int = 1000, inception_weights: str | None = None, use_ema: bool = True,
-                 seed: int = 0):
+                 seed: int = 0, stats_dir: str | None = None):
         if every_n_g_steps < 1 or num_samples < 2:
             raise ValueError(f"every_n_g_steps must be >= 1 and num_samples >= 2, got {every_n_g_steps}, {num_samples}")
         if kid_subset_size > num_samples:
@@ -34,7 +52,9 @@ class ImageMetrics(pl.Callback):
         self.every_n_g_steps, self.num_samples, self.num_real = every_n_g_steps, num_samples, num_real or num_samples
         self.truncation, self.batch_size, self.use_ema, self.seed = truncation, batch_size, use_ema, seed
         self.kid_subsets, self.kid_subset_size, self.inception_weights = kid_subsets, kid_subset_size, inception_weights
+        self.stats_dir = Path(stats_dir).expanduser() if stats_dir else default_cache_dir() / "real-stats"
         self.extractor: torch.nn.Module | None = None  # the Inception; tests may set a small stand-in
+        self.extractor_identity = None
         self.fid = self.kid = None
         self.reals_fed = False
         self.last_step = -1
@@ -44,10 +64,16 @@ class ImageMetrics(pl.Callback):
         if self.extractor is None:
             from lit_gans.evaluation.inception import inception_features
 
-            self.extractor = inception_features(self.inception_weights)
-        self.fid = FrechetInceptionDistance(feature=self.extractor, reset_real_features=False)
+            from lit_gans.evaluation.inception import inception_weights
+
+            weights, _ = inception_weights(self.inception_weights)
+            self.extractor = inception_features(weights)
+            self.extractor_identity = (weights.name, weights.stat().st_size)
+        with torch.no_grad():
+            num_features = self.extractor(torch.zeros(1, 3, 8, 8, dtype=torch.uint8)).shape[-1]
+        self.fid = FrechetInceptionDistance(feature=Precomputed(num_features), reset_real_features=False)
         self.fid.set_dtype(torch.float64)
-        self.kid = KernelInceptionDistance(feature=self.extractor, subsets=self.kid_subsets,
+        self.kid = KernelInceptionDistance(feature=Precomputed(num_features), subsets=self.kid_subsets,
                                            subset_size=self.kid_subset_size, reset_real_features=False)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
@@ -72,11 +98,9 @@ class ImageMetrics(pl.Callback):
         device = pl_module.device
         self.fid.to(device)
         self.kid.to(device)
+        self.extractor.to(device)
         if not self.reals_fed:
-            for images in self.real_batches(datamodule, pl_module.resolution, rank, world):
-                self.fid.update(images.to(device), real=True)
-                self.kid.update(images.to(device), real=True)
-            self.reals_fed = True
+            self.feed_reals(datamodule, pl_module.resolution, rank, world, device)
         self.fid.reset()  # keeps the real statistics
         self.kid.reset()
         share = range(rank, self.num_samples, world)
@@ -84,13 +108,46 @@ class ImageMetrics(pl.Callback):
             count = len(share[start : start + self.batch_size])
             seed = int(np.random.SeedSequence([self.seed, rank, pl_module.g_steps, start]).generate_state(1)[0])
             images = to_uint8(pl_module.sample(count, truncation=self.truncation, use_ema=self.use_ema, seed=seed))
-            self.fid.update(images, real=False)
-            self.kid.update(images, real=False)
+            self.update(images, real=False)
         kid_mean, kid_std = self.kid.compute()
         values = {"metrics/fid": float(self.fid.compute()), "metrics/kid_mean": float(kid_mean),
                   "metrics/kid_std": float(kid_std)}
         self.history.append({"g_step": pl_module.g_steps, "kimg": pl_module.images_seen / 1000, **values})
         return values
+
+    def update(self, images: torch.Tensor, real: bool) -> None:
+        """Extract features of uint8 images (B, 3, H, W) once and add them to both metrics."""
+        features = self.extractor(images).double()
+        self.fid.update(features, real=real)
+        self.kid.update(features.float(), real=real)
+
+    def stats_path(self, datamodule, resolution: int, rank: int, world: int) -> Path:
+        cache = getattr(datamodule, "cache", None)
+        dataset = cache.folder.name if cache is not None else [type(datamodule).__name__, str(getattr(datamodule, "root", "")),
+                                                                getattr(datamodule, "seed", 0), len(datamodule.labels)]
+        extractor = self.extractor_identity or type(self.extractor).__qualname__
+        key = fingerprint(dataset, resolution, self.num_real, extractor, rank, world)
+        return self.stats_dir / f"real-{resolution}px-{key}.pt"
+
+    def feed_reals(self, datamodule, resolution: int, rank: int, world: int, device) -> None:
+        """Feed this rank's share of real images, or load the statistics a previous run saved for exactly them."""
+        path = self.stats_path(datamodule, resolution, rank, world)
+        if path.is_file():
+            saved = torch.load(path, map_location=device, weights_only=True)
+            self.fid.real_features_sum = saved["fid_sum"]
+            self.fid.real_features_cov_sum = saved["fid_cov_sum"]
+            self.fid.real_features_num_samples = saved["fid_count"]
+            self.kid.real_features = [saved["kid_features"]]
+        else:
+            for images in self.real_batches(datamodule, resolution, rank, world):
+                self.update(images.to(device), real=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+            torch.save({"fid_sum": self.fid.real_features_sum, "fid_cov_sum": self.fid.real_features_cov_sum,
+                        "fid_count": self.fid.real_features_num_samples,
+                        "kid_features": torch.cat(self.kid.real_features)}, partial)
+            os.replace(partial, path)
+        self.reals_fed = True
 
     def real_batches(self, datamodule, resolution: int, rank: int, world: int):
         """This rank's share of the first `num_real` training images, uint8 (B, 3, R, R), straight from the pyramid."""

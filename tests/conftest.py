@@ -18,6 +18,7 @@ def _run_in_tmp(tmp_path, monkeypatch):
     """Every test runs in its own folder, so runs/, samples/ and checkpoints never leak between tests; a W&B run
     a test leaves open is finished."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIT_GANS_CACHE", str(tmp_path / "lit-gans-cache"))  # never the user's cache
     yield
     import wandb
 

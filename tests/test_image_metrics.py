@@ -69,3 +69,29 @@ def test_model_checkpoint_keeps_the_best_checkpoint_by_fid(tiny_sagan_kwargs, tm
     fids = [row["metrics/fid"] for row in metrics.history]
     assert len(fids) == 4 and float(best.best_model_score) == pytest.approx(min(fids))
     assert torch.load(best.best_model_path, weights_only=True)["lit_gans"]["g_steps"] == 2 * (1 + fids.index(min(fids)))
+
+
+class CountingStats(ChannelStats):
+    def __init__(self):
+        super().__init__()
+        self.images_seen = 0
+
+    def forward(self, images):
+        self.images_seen += len(images)
+        return super().forward(images)
+
+
+def test_real_statistics_are_saved_and_reused_by_the_next_run(tiny_sagan_kwargs, tmp_path):
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        metrics = ImageMetrics(every_n_g_steps=2, num_samples=16, num_real=48, batch_size=16, kid_subsets=3,
+                               kid_subset_size=8, stats_dir=str(tmp_path / "stats"))
+        metrics.extractor = CountingStats()
+        make_trainer(metrics, StopAt(g_steps=2)).fit(SAGAN(**tiny_sagan_kwargs), digits())
+        runs.append(metrics)
+    assert len(list((tmp_path / "stats").glob("real-16px-*.pt"))) == 1
+    assert runs[0].extractor.images_seen - runs[1].extractor.images_seen == 48  # reals read once, by the first run
+    assert runs[1].extractor.images_seen == 1 + 16  # a probe of the feature size, then the fakes, once for both metrics
+    assert runs[1].history[0]["metrics/fid"] == pytest.approx(runs[0].history[0]["metrics/fid"], rel=1e-9)
+
