@@ -114,6 +114,7 @@ class GANTrainer(Trainer):
         inception_weights: str | None = None,
         use_ema: bool = True,
         out: str | None = None,
+        truncation_sweep: list[float] | None = None,
     ) -> dict:
         """Compute FID and KID of a checkpoint's samples against the configured data; print and write a JSON.
 
@@ -128,6 +129,8 @@ class GANTrainer(Trainer):
             inception_weights: FID Inception weights file (default: found offline, see README "FID weights offline").
             use_ema: evaluate the EMA generator when the checkpoint has one.
             out: JSON file to write (default: <checkpoint folder>/metrics-<checkpoint name>.json).
+            truncation_sweep: thresholds to evaluate one after the other (e.g. "[0.25, 0.5, 1.0, 2.0]"): adds a
+                "sweep" list to the JSON and writes <out>-sweep.csv and, with matplotlib, <out>-sweep.png.
         """
         from callbacks.image_metrics import ImageMetrics
         from lit_gans.evaluation.inception import inception_weights as find_weights
@@ -146,6 +149,12 @@ class GANTrainer(Trainer):
                                inception_weights=str(weights), use_ema=use_ema, seed=seed)
         metrics.setup(None, model, "evaluate")
         values = metrics.evaluate(model, datamodule)
+        sweep = []
+        for threshold in truncation_sweep or []:
+            metrics.truncation = threshold
+            row = metrics.evaluate(model, datamodule)  # the real statistics are kept; only the samples change
+            sweep.append({"truncation": threshold, "fid": row["metrics/fid"], "kid_mean": row["metrics/kid_mean"],
+                          "kid_std": row["metrics/kid_std"]})
         result = {
             "fid": values["metrics/fid"], "kid_mean": values["metrics/kid_mean"], "kid_std": values["metrics/kid_std"],
             "num_samples": num_samples, "num_real": min(metrics.num_real, len(datamodule.labels)),
@@ -154,6 +163,9 @@ class GANTrainer(Trainer):
         }
         path = Path(out) if out else Path(ckpt_path).with_name(f"metrics-{Path(ckpt_path).stem}.json")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if sweep:
+            result["sweep"] = sweep
+            write_sweep(sweep, path.with_name(f"{path.stem}-sweep"))
         path.write_text(json.dumps(result, indent=1))
         print(json.dumps(result))
         return result
@@ -163,6 +175,29 @@ class GANTrainer(Trainer):
         description = describe_model(model)
         print(json.dumps(description))
         return description
+
+
+def write_sweep(rows: list[dict], stem: Path) -> None:
+    """A truncation sweep as <stem>.csv and, when matplotlib is installed, <stem>.png (FID and KID per threshold)."""
+    lines = ["truncation,fid,kid_mean,kid_std"] + [f"{r['truncation']},{r['fid']},{r['kid_mean']},{r['kid_std']}" for r in rows]
+    stem.with_suffix(".csv").write_text("\n".join(lines) + "\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: wrote the sweep as CSV only (pip install \".[metrics]\" for the plot)")
+        return
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    thresholds = [r["truncation"] for r in rows]
+    left.plot(thresholds, [r["fid"] for r in rows], "o-")
+    left.set(xlabel="truncation threshold", ylabel="FID")
+    right.errorbar(thresholds, [r["kid_mean"] for r in rows], yerr=[r["kid_std"] for r in rows], fmt="o-")
+    right.set(xlabel="truncation threshold", ylabel="KID")
+    figure.tight_layout()
+    figure.savefig(stem.with_suffix(".png"), dpi=100)
+    plt.close(figure)
 
 
 def count_parameters(module: torch.nn.Module) -> int:

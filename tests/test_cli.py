@@ -139,10 +139,18 @@ def test_evaluate_writes_fid_and_kid_of_a_trained_checkpoint(trained_checkpoint,
     monkeypatch.setenv("LIT_GANS_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "metrics.json"
     main(["evaluate", f"--ckpt_path={trained_checkpoint}", "--num_samples=20", "--num_real=20", "--kid_subset_size=10",
-          "--batch_size=10", f"--out={out}", "--trainer.logger=false"])
+          "--batch_size=10", f"--out={out}", "--truncation_sweep=[0.5, 1.0]", "--trainer.logger=false"])
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     written = json.loads(out.read_text())
     assert printed == written
     assert written["fid"] > 0 and np.isfinite(written["fid"]) and np.isfinite(written["kid_mean"])
     assert (written["num_samples"], written["num_real"], written["g_steps"]) == (20, 20, 4)
     assert written["inception_weights"].endswith(".pth")
+    assert [row["truncation"] for row in written["sweep"]] == [0.5, 1.0]
+    assert all(np.isfinite(row["fid"]) for row in written["sweep"])
+    assert written["sweep"][0]["fid"] != written["sweep"][1]["fid"]
+    csv = (tmp_path / "metrics-sweep.csv").read_text().splitlines()
+    assert csv[0] == "truncation,fid,kid_mean,kid_std" and len(csv) == 3
+    from torchvision.io import read_image
+
+    assert read_image(str(tmp_path / "metrics-sweep.png")).shape[0] in (3, 4)
