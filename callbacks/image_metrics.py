@@ -33,8 +33,9 @@ class ImageMetrics(pl.Callback):
     Reals are the DataModule's uint8 images at the model's resolution, fed once and kept (`reset_real_features`
     off); their statistics are saved under `stats_dir` (default <lit-gans cache>/real-stats), keyed by a
     fingerprint of the dataset, resolution, number of images, feature extractor and rank layout, and reused by
-    later runs and by `lit-gans evaluate`. Samples come from the EMA generator (optional truncation) with per-rank seeds; under DDP every rank
-    generates and feeds its share and torchmetrics sums the statistics, so the numbers match one process.
+    later runs and by `lit-gans evaluate`. Samples come from the EMA generator (optional truncation) with
+    per-rank seeds; under DDP every rank generates and feeds its share and torchmetrics sums the statistics, so
+    the numbers match one process.
     Progressive models are scored once their active stage reaches the full resolution. The metric objects live
     here, never in the LightningModule, so checkpoints carry no Inception weights.
 
@@ -62,9 +63,7 @@ class ImageMetrics(pl.Callback):
 
     def setup(self, trainer: pl.Trainer | None, pl_module, stage: str) -> None:
         if self.extractor is None:
-            from lit_gans.evaluation.inception import inception_features
-
-            from lit_gans.evaluation.inception import inception_weights
+            from lit_gans.evaluation.inception import inception_features, inception_weights
 
             weights, _ = inception_weights(self.inception_weights)
             self.extractor = inception_features(weights)
