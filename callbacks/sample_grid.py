@@ -26,10 +26,10 @@ class SampleGrid(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         step = pl_module.g_steps
         if step != self.last_step and step % self.every_n_g_steps == 0 and step > 0:
-            self.render(trainer, pl_module, f"g{step:07d}.png")
+            self.render(trainer, pl_module, f"g{step:07d}.png", trainer.fit_loop.total_batch_idx)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
-        self.render(trainer, pl_module, "last.png")
+        self.render(trainer, pl_module, "last.png", trainer.fit_loop.total_batch_idx + 1)
 
     def grid(self, pl_module) -> torch.Tensor:
         """The uint8 grid (3, H', W') for the module's current (EMA) generator."""
@@ -45,7 +45,9 @@ class SampleGrid(pl.Callback):
         images = pl_module.sample(n, y=y, truncation=self.truncation, use_ema=self.use_ema, seed=self.seed)
         return image_grid(images, nrow=self.per_row)
 
-    def render(self, trainer: pl.Trainer, pl_module, name: str) -> None:
+    def render(self, trainer: pl.Trainer, pl_module, name: str, log_step: int) -> None:
+        """Write the grid; loggers get it at `log_step`, the logger step of this batch's scalars (batches, not
+        trainer.global_step, which counts both optimizers)."""
         self.last_step = pl_module.g_steps
         if trainer.global_rank != 0:
             return
@@ -53,4 +55,5 @@ class SampleGrid(pl.Callback):
         self.last_path = save_png(grid, run_dir(trainer) / "samples" / name)
         for logger in trainer.loggers:
             if hasattr(logger, "log_image"):
-                logger.log_image("samples", [grid.permute(1, 2, 0).numpy()], caption=[f"g_step {pl_module.g_steps}"])
+                logger.log_image("samples", [grid.permute(1, 2, 0).numpy()], step=log_step,
+                                 caption=[f"g_step {pl_module.g_steps}"])

@@ -56,7 +56,7 @@ def test_resuming_from_a_checkpoint_continues_the_same_wandb_run(monkeypatch, ti
     assert second.experiment.id == run_id
     second.experiment.finish()
     runs = sorted(p.name for p in (tmp_path / "runs" / "wandb").glob("offline-run-*"))
-    assert len(runs) == 2 and all(name.endswith(run_id) for name in runs)  # both parts belong to one run
+    assert len(runs) == 2 and all(f"-{run_id}" in name for name in runs)  # both parts belong to one run
     assert WandbLogger(save_dir=str(tmp_path / "runs"), id="explicit").resume_from(tmp_path / "last.ckpt") is None
 
 
@@ -75,3 +75,31 @@ def test_fit_with_ckpt_path_on_the_command_line_resumes_the_run(monkeypatch, tmp
     resumed = main(["fit", *common, "--trainer.max_steps=8", f"--ckpt_path={ckpt}"])
     assert resumed.trainer.logger.version == run_id
     resumed.trainer.logger.experiment.finish()
+
+
+def test_sample_grids_reach_the_logger_at_the_step_of_their_batch(tiny_sagan_kwargs):
+    from pytorch_lightning.loggers.logger import Logger
+
+    class Recorder(Logger):
+        name, version = "recorder", "0"
+
+        def __init__(self):
+            super().__init__()
+            self.scalars, self.images = [], []
+
+        def log_hyperparams(self, params, *args, **kwargs):
+            pass
+
+        def log_metrics(self, metrics, step=None):
+            self.scalars.append((step, metrics.get("progress/g_steps")))
+
+        def log_image(self, key, images, step=None, **kwargs):
+            self.images.append((step, kwargs["caption"][0]))
+
+    logger = Recorder()
+    trainer = pl.Trainer(max_epochs=-1, logger=logger, enable_progress_bar=False, enable_checkpointing=False,
+                         log_every_n_steps=1, callbacks=[StopAt(g_steps=3), SampleGrid(every_n_g_steps=2)])
+    trainer.fit(SAGAN(**tiny_sagan_kwargs), digits())
+    step_of_g2 = next(step for step, g in logger.scalars if g == 2.0)
+    assert logger.images[0] == (step_of_g2, "g_step 2")  # same x as the scalars of that batch
+    assert logger.images[-1][0] == max(step for step, _ in logger.scalars) + 1
