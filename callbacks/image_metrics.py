@@ -6,6 +6,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from datamodules.image_cache import default_cache_dir, fingerprint
@@ -57,6 +58,8 @@ class ImageMetrics(pl.Callback):
         self.extractor: torch.nn.Module | None = None  # the Inception; tests may set a small stand-in
         self.extractor_identity = None
         self.fid = self.kid = None
+        self.logits_extractor: torch.nn.Module | None = None  # set to compute Inception Score (needs the classifier)
+        self.inception_score = None
         self.reals_fed = False
         self.last_step = -1
         self.history: list[dict] = []
@@ -102,6 +105,9 @@ class ImageMetrics(pl.Callback):
             self.feed_reals(datamodule, pl_module.resolution, rank, world, device)
         self.fid.reset()  # keeps the real statistics
         self.kid.reset()
+        if self.logits_extractor is not None:
+            self.logits_extractor.to(device)
+            self.inception_score = InceptionScore(feature=Precomputed(1008), splits=10).to(device)
         share = range(rank, self.num_samples, world)
         for start in range(0, len(share), self.batch_size):
             count = len(share[start : start + self.batch_size])
@@ -111,6 +117,9 @@ class ImageMetrics(pl.Callback):
         kid_mean, kid_std = self.kid.compute()
         values = {"metrics/fid": float(self.fid.compute()), "metrics/kid_mean": float(kid_mean),
                   "metrics/kid_std": float(kid_std)}
+        if self.inception_score is not None:
+            is_mean, is_std = self.inception_score.compute()
+            values.update({"metrics/is_mean": float(is_mean), "metrics/is_std": float(is_std)})
         self.history.append({"g_step": pl_module.g_steps, "kimg": pl_module.images_seen / 1000, **values})
         return values
 
@@ -119,6 +128,8 @@ class ImageMetrics(pl.Callback):
         features = self.extractor(images).double()
         self.fid.update(features, real=real)
         self.kid.update(features.float(), real=real)
+        if not real and self.inception_score is not None:
+            self.inception_score.update(self.logits_extractor(images))
 
     def stats_path(self, datamodule, resolution: int, rank: int, world: int) -> Path:
         cache = getattr(datamodule, "cache", None)

@@ -143,11 +143,15 @@ class GANTrainer(Trainer):
         model.to("cuda" if torch.cuda.is_available() else "cpu")
         datamodule.prepare_data()
         datamodule.setup("fit")
-        weights, _ = find_weights(inception_weights)
+        from lit_gans.evaluation.inception import inception_features
+
+        weights, has_classifier = find_weights(inception_weights)
         metrics = ImageMetrics(num_samples=num_samples, num_real=num_real, truncation=truncation,
                                batch_size=batch_size, kid_subset_size=min(kid_subset_size, num_samples),
                                inception_weights=str(weights), use_ema=use_ema, seed=seed)
         metrics.setup(None, model, "evaluate")
+        if has_classifier:
+            metrics.logits_extractor = inception_features(weights, "logits_unbiased")
         values = metrics.evaluate(model, datamodule)
         sweep = []
         for threshold in truncation_sweep or []:
@@ -160,6 +164,8 @@ class GANTrainer(Trainer):
             "num_samples": num_samples, "num_real": min(metrics.num_real, len(datamodule.labels)),
             "truncation": truncation, "seed": seed, "use_ema": use_ema, "checkpoint": str(ckpt_path),
             "g_steps": model.g_steps, "kimg": model.images_seen / 1000, "inception_weights": str(weights),
+            "inception_score": ({"mean": values["metrics/is_mean"], "std": values["metrics/is_std"], "splits": 10}
+                                if has_classifier else "unavailable: these Inception weights have no classifier head"),
         }
         path = Path(out) if out else Path(ckpt_path).with_name(f"metrics-{Path(ckpt_path).stem}.json")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -154,3 +154,15 @@ def test_evaluate_writes_fid_and_kid_of_a_trained_checkpoint(trained_checkpoint,
     from torchvision.io import read_image
 
     assert read_image(str(tmp_path / "metrics-sweep.png")).shape[0] in (3, 4)
+    assert written["inception_score"].startswith("unavailable")  # fid-helper's weights stop at the pool features
+
+    # weights with a classifier head (here a random one) also give the Inception Score
+    state = torch.load(written["inception_weights"], weights_only=True)
+    state["fc.weight"] = torch.randn_like(state["fc.weight"]) * 0.05
+    torch.save(state, tmp_path / "with_classifier.pth")
+    main(["evaluate", f"--ckpt_path={trained_checkpoint}", "--num_samples=20", "--num_real=20", "--kid_subset_size=10",
+          "--batch_size=10", f"--inception_weights={tmp_path / 'with_classifier.pth'}", f"--out={tmp_path / 'is.json'}",
+          "--trainer.logger=false"])
+    scored = json.loads((tmp_path / "is.json").read_text())
+    assert scored["fid"] == pytest.approx(written["fid"], rel=1e-6)  # same pool features
+    assert 1 <= scored["inception_score"]["mean"] <= 1008 and scored["inception_score"]["std"] >= 0
