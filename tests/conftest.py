@@ -15,8 +15,11 @@ def tiny_sagan_kwargs():
 
 @pytest.fixture(autouse=True)
 def _run_in_tmp(tmp_path, monkeypatch):
-    """Every test runs in its own folder, so runs/, samples/ and checkpoints never leak between tests; a W&B run
-    a test leaves open is finished."""
+    """Every test runs in its own folder with its own lit-gans cache and a fixed torch seed, so runs/, samples/,
+    caches and random draws never leak between tests; a W&B run a test leaves open is finished."""
+    import torch
+
+    torch.manual_seed(0)  # every test sees the same random numbers whatever ran before it
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LIT_GANS_CACHE", str(tmp_path / "lit-gans-cache"))  # never the user's cache
     yield

