@@ -40,18 +40,20 @@ class ImageMetrics(pl.Callback):
     Progressive models are scored once their active stage reaches the full resolution. The metric objects live
     here, never in the LightningModule, so checkpoints carry no Inception weights.
 
-    Logs metrics/fid, metrics/kid_mean and metrics/kid_std; `self.history` keeps every evaluation.
+    Logs metrics/fid, metrics/kid_mean and metrics/kid_std, and with `inception_score` (weights with the classifier
+    head required) metrics/is_mean and metrics/is_std over 10 splits; `self.history` keeps every evaluation.
     """
 
     def __init__(self, every_n_g_steps: int = 5000, num_samples: int = 10000, num_real: int | None = None,
                  truncation: float | None = None, batch_size: int = 100, kid_subsets: int = 100,
                  kid_subset_size: int = 1000, inception_weights: str | None = None, use_ema: bool = True,
-                 seed: int = 0, stats_dir: str | None = None):
+                 seed: int = 0, stats_dir: str | None = None, inception_score: bool = False):
         if every_n_g_steps < 1 or num_samples < 2:
             raise ValueError(f"every_n_g_steps must be >= 1 and num_samples >= 2, got {every_n_g_steps}, {num_samples}")
         if kid_subset_size > num_samples:
             raise ValueError(f"kid_subset_size {kid_subset_size} exceeds num_samples {num_samples}")
         self.every_n_g_steps, self.num_samples, self.num_real = every_n_g_steps, num_samples, num_real or num_samples
+        self.with_inception_score = inception_score
         self.truncation, self.batch_size, self.use_ema, self.seed = truncation, batch_size, use_ema, seed
         self.kid_subsets, self.kid_subset_size, self.inception_weights = kid_subsets, kid_subset_size, inception_weights
         self.stats_dir = Path(stats_dir).expanduser() if stats_dir else default_cache_dir() / "real-stats"
@@ -68,9 +70,14 @@ class ImageMetrics(pl.Callback):
         if self.extractor is None:
             from lit_gans.evaluation.inception import inception_features, inception_weights
 
-            weights, _ = inception_weights(self.inception_weights)
+            weights, has_classifier = inception_weights(self.inception_weights)
+            if self.with_inception_score and not has_classifier:
+                raise ValueError(f"inception_score needs Inception weights with the classifier head; {weights} has "
+                                 "only the pool features (give torch-fidelity's weights file as inception_weights)")
             self.extractor = inception_features(weights)
             self.extractor_identity = (weights.name, weights.stat().st_size)
+            if self.with_inception_score:
+                self.logits_extractor = inception_features(weights, "logits_unbiased")
         with torch.no_grad():
             num_features = self.extractor(torch.zeros(1, 3, 8, 8, dtype=torch.uint8)).shape[-1]
         self.fid = FrechetInceptionDistance(feature=Precomputed(num_features), reset_real_features=False)

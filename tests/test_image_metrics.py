@@ -95,3 +95,14 @@ def test_real_statistics_are_saved_and_reused_by_the_next_run(tiny_sagan_kwargs,
     assert runs[1].extractor.images_seen == 1 + 16  # a probe of the feature size, then the fakes, once for both metrics
     assert runs[1].history[0]["metrics/fid"] == pytest.approx(runs[0].history[0]["metrics/fid"], rel=1e-9)
 
+
+
+def test_inception_score_is_refused_without_the_classifier_head(tiny_sagan_kwargs, monkeypatch, tmp_path):
+    from lit_gans.evaluation import inception
+
+    weights = tmp_path / "features-only.pth"
+    weights.write_bytes(b"x")
+    monkeypatch.setattr(inception, "inception_weights", lambda path=None: (weights, False))
+    metrics = ImageMetrics(num_samples=16, kid_subset_size=8, inception_score=True)
+    with pytest.raises(ValueError, match="inception_score needs Inception weights with the classifier head"):
+        metrics.setup(None, SAGAN(**tiny_sagan_kwargs), "fit")
