@@ -21,7 +21,6 @@ class DigitsQuality(pl.Callback):
         self.history: list[dict] = []
         self.last: dict | None = None
         self.last_step = -1
-        self.resolution: int | None = None
         self.started = time.perf_counter()
 
     def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
@@ -34,7 +33,6 @@ class DigitsQuality(pl.Callback):
         if pl_module.num_classes != 10:
             raise ValueError(f"DigitsQuality needs a model conditioned on the 10 digit classes, got num_classes={pl_module.num_classes}")
         datamodule.setup("fit")
-        self.resolution = datamodule.resolution
         train_x, train_y = datamodule.train_images, datamodule.train_labels
         self.scorer = DigitsScorer.fit(train_x, train_y, datamodule.held_out_images, datamodule.held_out_labels,
                                        seed=self.seed)
@@ -50,9 +48,10 @@ class DigitsQuality(pl.Callback):
             for logger in trainer.loggers:  # self.log is not allowed here; same x-axis (batches) as Lightning's logs
                 logger.log_metrics(metrics, step=trainer.fit_loop.total_batch_idx + 1)
 
-    def ready(self, pl_module) -> bool:
-        """False while a progressive model is still below the data's resolution."""
-        return not hasattr(pl_module, "stage") or pl_module.stage()[0] == self.resolution
+    @staticmethod
+    def ready(pl_module) -> bool:
+        """False while a progressive model is still below its (and the data's) full resolution."""
+        return pl_module.at_full_resolution()
 
     def evaluate(self, pl_module) -> dict:
         self.last_step = pl_module.g_steps

@@ -98,7 +98,7 @@ class ImageMetrics(pl.Callback):
 
     @staticmethod
     def ready(pl_module) -> bool:
-        return not hasattr(pl_module, "stage") or pl_module.stage()[0] == pl_module.resolution
+        return pl_module.at_full_resolution()
 
     @torch.no_grad()
     def evaluate(self, pl_module, datamodule, rank: int = 0, world: int = 1) -> dict[str, float]:

@@ -173,13 +173,11 @@ class GANTrainer(Trainer):
                                 if has_classifier else "unavailable: these Inception weights have no classifier head"),
         }
         path = Path(out) if out else Path(ckpt_path).with_name(f"metrics-{Path(ckpt_path).stem}.json")
-        path.parent.mkdir(parents=True, exist_ok=True)
         if sweep:
             result["sweep"] = sweep
+            path.parent.mkdir(parents=True, exist_ok=True)
             write_sweep(sweep, path.with_name(f"{path.stem}-sweep"))
-        path.write_text(json.dumps(result, indent=1))
-        print(json.dumps(result))
-        return result
+        return write_result(result, path)
 
     @staticmethod
     def evaluate_folder(images: str, datamodule: LightningDataModule, num_real: int | None, batch_size: int,
@@ -206,17 +204,21 @@ class GANTrainer(Trainer):
                   "kid_std": values["metrics/kid_std"], "num_samples": count,
                   "num_real": min(metrics.num_real, len(datamodule.labels)), "images": str(images),
                   "resolution": resolution, "inception_weights": str(weights)}
-        path = Path(out) if out else Path(images).with_name(f"metrics-{Path(images).name}.json")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1))
-        print(json.dumps(result))
-        return result
+        return write_result(result, Path(out) if out else Path(images).with_name(f"metrics-{Path(images).name}.json"))
 
     def describe(self, model: GAN, datamodule: LightningDataModule | None = None) -> dict:
         """Print the model's trainable parameter counts as one JSON object, without training or reading data."""
         description = describe_model(model)
         print(json.dumps(description))
         return description
+
+
+def write_result(result: dict, path: Path) -> dict:
+    """Write an evaluation result as JSON and print it on one line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result))
+    return result
 
 
 def write_sweep(rows: list[dict], stem: Path) -> None:

@@ -205,6 +205,10 @@ class GAN(pl.LightningModule):
         y = torch.randint(self.num_classes, (n,), generator=rng, device=self.device) if self.num_classes else None
         return z, y
 
+    def at_full_resolution(self) -> bool:
+        """Whether samples come out at the model's final resolution (progressive models override this)."""
+        return True
+
     # -------------------------------------------------------------------------------------------------- sampling
 
     @torch.no_grad()

@@ -72,6 +72,9 @@ class ProGAN(GAN):
     def stage(self) -> tuple[int, float]:
         return self.generator.stage()
 
+    def at_full_resolution(self) -> bool:
+        return self.stage()[0] == self.resolution
+
     def discriminator_penalty(self, real, fake, labels, logits_real):
         penalty = self.drift * logits_real.float().square().mean()
         if self.gp_weight:

@@ -199,7 +199,6 @@ def test_digits_quality_waits_for_the_full_resolution():
     from callbacks import DigitsQuality
 
     quality, model = DigitsQuality(), ProGAN(**TINY)
-    quality.resolution = 16
     model.set_stage(8, 0.5)
     assert not quality.ready(model)
     model.set_stage(16, 0.2)
