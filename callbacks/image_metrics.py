@@ -34,9 +34,9 @@ class ImageMetrics(pl.Callback):
     Reals are the DataModule's uint8 images at the model's resolution, fed once and kept (`reset_real_features`
     off); their statistics are saved under `stats_dir` (default <lit-gans cache>/real-stats), keyed by a
     fingerprint of the dataset, resolution, number of images, feature extractor and rank layout, and reused by
-    later runs and by `lit-gans evaluate`. Samples come from the EMA generator (optional truncation) with
-    per-rank seeds; under DDP every rank generates and feeds its share and torchmetrics sums the statistics, so
-    the numbers match one process.
+    later runs and by `lit-gans evaluate`. Samples come from the EMA generator (optional truncation); under
+    DDP every rank generates and feeds its rows of the same global set of samples and torchmetrics sums the
+    statistics, so FID matches one process.
     Progressive models are scored once their active stage reaches the full resolution. The metric objects live
     here, never in the LightningModule, so checkpoints carry no Inception weights.
 
@@ -110,12 +110,16 @@ class ImageMetrics(pl.Callback):
         return values
 
     def generated(self, pl_module, rank: int, world: int):
-        """This rank's share of `num_samples` EMA samples as uint8 batches, seeded by (seed, rank, g_step, index)."""
-        share = range(rank, self.num_samples, world)
-        for start in range(0, len(share), self.batch_size):
-            count = len(share[start : start + self.batch_size])
-            seed = int(np.random.SeedSequence([self.seed, rank, pl_module.g_steps, start]).generate_state(1)[0])
-            yield to_uint8(pl_module.sample(count, truncation=self.truncation, use_ema=self.use_ema, seed=seed))
+        """This rank's share of `num_samples` EMA samples as uint8 batches. Latents come in global chunks of
+        batch_size * world seeded by (seed, g_step, chunk start), of which each rank generates rows rank::world: the
+        set of samples is the same for any number of ranks."""
+        generator = pl_module.generator_ema if self.use_ema and pl_module.generator_ema is not None else pl_module.generator
+        for start in range(0, self.num_samples, self.batch_size * world):
+            count = min(self.batch_size * world, self.num_samples - start)
+            seed = int(np.random.SeedSequence([self.seed, pl_module.g_steps, start]).generate_state(1)[0])
+            z, labels = pl_module.sample_inputs(count, truncation=self.truncation, seed=seed)
+            rows = slice(rank, None, world)
+            yield to_uint8(pl_module.generate(z[rows], None if labels is None else labels[rows], generator))
 
     @torch.no_grad()
     def score(self, fake_batches, datamodule, resolution: int, rank: int = 0, world: int = 1,

@@ -11,7 +11,9 @@ from datamodules.pyramid import fade, pyramid_resolutions
 class PyramidBatches(Dataset):
     """Whole batches from a resolution pyramid: dataset[BatchKey] -> (uint8 images (B, 3, r, r), labels (B,), alpha).
 
-    Images come in ascending index order (a sequential read of the memory map), with their labels and flips.
+    Images come in stream order, with their labels and flips; they are read from the memory map front to back
+    (ascending index) and put back in order, so that batches are exact slices of the stream (for DDP: every rank's
+    batch is an interleaved slice of the same global batch).
 
     `levels` maps each resolution to a uint8 array-like (N, 3, r, r): in-memory tensors or a memory-mapped cache.
     """
@@ -23,13 +25,13 @@ class PyramidBatches(Dataset):
         return len(self.labels)
 
     def __getitem__(self, key: BatchKey) -> tuple[torch.Tensor, torch.Tensor, float]:
-        order = np.argsort(key.indices, kind="stable")  # read a memory map front to back; batch order is irrelevant
-        indices, flips = np.asarray(key.indices)[order], torch.as_tensor(key.flips)[order]
+        indices, flips = np.asarray(key.indices), torch.as_tensor(key.flips)
+        order = np.argsort(indices, kind="stable")
         level = self.levels[key.resolution]
         images = torch.empty((len(indices), *level.shape[1:]), dtype=torch.uint8)
         if get_worker_info() is not None:
             images.share_memory_()  # filled in place and handed to the main process without another copy
-        np.take(level, indices, axis=0, out=images.numpy())
+        images.numpy()[order] = np.take(level, indices[order], axis=0)  # sequential read, then stream order
         if flips.any():
             images[flips] = images[flips].flip(-1)
         labels = torch.as_tensor(self.labels[indices], dtype=torch.long)

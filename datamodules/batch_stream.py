@@ -30,7 +30,7 @@ class BatchStream(DistributedSampler):
     and cuts batches from the stream whose resolution, alpha and size are `schedule(images shown by all ranks)` at
     the batch's start. So a batch depends only on where it starts in the stream: a resumed run continues the exact
     stream of the uninterrupted run, and batches prefetched before a resolution switch already have the new
-    resolution. Horizontal flips (with `flip`) are a fixed function of (seed, stream position). One `__iter__`
+    resolution. Horizontal flips (with `flip`) are a fixed function of (seed, global stream position). One `__iter__`
     yields `len(self)` batches. Subclassing DistributedSampler keeps Lightning from replacing it under DDP.
     """
 
@@ -56,9 +56,9 @@ class BatchStream(DistributedSampler):
         """Indices and flips of stream items start, ..., start + count - 1."""
         indices = [int(self.epoch_indices(k // self.num_samples)[k % self.num_samples]) for k in range(start, start + count)]
         flips = [False] * count
-        if self.flip:
-            rng = np.random.default_rng([self.seed, self.rank, start])
-            flips = rng.random(count) < 0.5
+        if self.flip:  # drawn for the global batch and sliced like the indices, so independent of the world size
+            rng = np.random.default_rng([self.seed, start * self.num_replicas])
+            flips = (rng.random(count * self.num_replicas) < 0.5)[self.rank :: self.num_replicas]
         return indices, [bool(f) for f in flips]
 
     def __iter__(self) -> Iterator[BatchKey]:

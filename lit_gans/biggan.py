@@ -39,19 +39,16 @@ class BigGAN(GAN):
         init: str = "ortho",
         loss: str = "hinge",
         n_dis: int = 2,
-        accumulate: int = 1,
         lr_g: float = 5e-5,
         lr_d: float = 2e-4,
         betas_g: tuple[float, float] = (0.0, 0.999),
         betas_d: tuple[float, float] = (0.0, 0.999),
         adam_eps: float = 1e-6,
-        seed: int = 0,
-        max_nonfinite: int = 20,
         ortho_reg: float = 1e-4,
+        **kwargs,
     ):
-        super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, accumulate=accumulate,
-                         lr_g=lr_g, lr_d=lr_d, betas_g=betas_g, betas_d=betas_d, adam_eps=adam_eps, seed=seed,
-                         max_nonfinite=max_nonfinite, ortho_reg=ortho_reg)
+        super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, lr_g=lr_g, lr_d=lr_d,
+                         betas_g=betas_g, betas_d=betas_d, adam_eps=adam_eps, ortho_reg=ortho_reg, **kwargs)
         self.save_hyperparameters()
         self.resolution = resolution
         self.generator = BigGANGenerator(resolution, z_dim, ch, num_classes, shared_dim, hier, attn_res, bn_eps,

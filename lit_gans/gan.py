@@ -44,9 +44,18 @@ class GAN(pl.LightningModule):
         betas_g, betas_d: Adam betas of G and D.
         adam_eps: Adam epsilon for both.
         seed: base seed of the latent streams; each rank draws from its own stream.
-        max_nonfinite: stop with an error after this many consecutive optimizer steps with a non-finite loss.
+        max_nonfinite: stop with an error after this many consecutive skipped optimizer steps. A step is skipped
+            when its loss (on any rank) or its gradient is not finite; under 16-mixed the GradScaler's overflow
+            skips count too.
         ortho_reg: strength of BigGAN's orthogonal regularisation of G (1e-4 in the BigGAN paper; 0: off). It applies
             to every G weight with two or more dimensions except the shared class embedding (`generator.shared`).
+        grad_clip: clip the gradient norm of G and of D to this value (None: no clipping). Clipping sees the
+            unscaled gradient under 16-mixed and includes the orthogonal regularisation term.
+        fused_adam: use PyTorch's fused Adam kernels.
+        channels_last: keep G, D and the real batches in channels-last memory format (faster convolutions on
+            tensor-core GPUs).
+        compile: compile G and D with `torch.compile` (the gradient penalty always runs D uncompiled, because
+            compiled graphs do not support double backward).
     """
 
     def __init__(
@@ -64,6 +73,10 @@ class GAN(pl.LightningModule):
         seed: int = 0,
         max_nonfinite: int = 20,
         ortho_reg: float = 0.0,
+        grad_clip: float | None = None,
+        fused_adam: bool = False,
+        channels_last: bool = False,
+        compile: bool = False,
     ):
         super().__init__()
         if loss not in losses.LOSSES:
@@ -74,12 +87,17 @@ class GAN(pl.LightningModule):
             raise ValueError(f"accumulate must be at least 1, got {accumulate}")
         if ortho_reg < 0:
             raise ValueError(f"ortho_reg must be non-negative, got {ortho_reg}")
+        if grad_clip is not None and grad_clip <= 0:
+            raise ValueError(f"grad_clip must be positive (or None for no clipping), got {grad_clip}")
+        if max_nonfinite < 1:
+            raise ValueError(f"max_nonfinite must be at least 1, got {max_nonfinite}")
         if num_classes < 0:
             raise ValueError(f"num_classes must be 0 (unconditional) or positive, got {num_classes}")
         self.automatic_optimization = False
         self.z_dim, self.num_classes, self.loss = z_dim, num_classes, loss
         self.n_dis, self.accumulate, self.seed, self.max_nonfinite = n_dis, accumulate, seed, max_nonfinite
         self.lr_g, self.lr_d, self.adam_eps, self.ortho_reg = lr_g, lr_d, adam_eps, ortho_reg
+        self.grad_clip, self.fused_adam, self.channels_last, self.compile_networks = grad_clip, fused_adam, channels_last, compile
         self.betas_g, self.betas_d = tuple(map(float, betas_g)), tuple(map(float, betas_d))  # Adam refuses (0, 0.9)
         self.generator: nn.Module
         self.discriminator: nn.Module
@@ -88,6 +106,8 @@ class GAN(pl.LightningModule):
         self.nonfinite_streak = self.skipped_steps = 0
         self._d_window_finite = True  # every D loss of the current accumulation window was finite
         self._ortho_value: torch.Tensor | None = None
+        self._grads_finite = True  # set by on_before_optimizer_step for the step in progress
+        self._grad_norms: dict[str, torch.Tensor] = {}
         self.joint_discriminator_pass = True  # D sees cat([real, fake]) in one forward; False: two forwards
 
     # ----------------------------------------------------------------------------------------------- optimization
@@ -105,13 +125,25 @@ class GAN(pl.LightningModule):
             raise ValueError(f"the model is conditioned on {self.num_classes} classes but the data has {found}; set "
                              f"model.num_classes to {data_classes}" + (" (unconditional)" if not data_classes else ""))
 
+    def configure_model(self) -> None:
+        """Apply the speed options (Lightning calls this before moving the module to its device and wrapping it)."""
+        if self.channels_last:
+            self.generator.to(memory_format=torch.channels_last)
+            self.discriminator.to(memory_format=torch.channels_last)
+        if self.compile_networks:
+            self.generator.compile()  # in place: parameter names, checkpoints and DDP are unchanged
+            self.discriminator.compile()
+
     def configure_optimizers(self):
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g, eps=self.adam_eps)
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d, eps=self.adam_eps)
+        adam = dict(eps=self.adam_eps, fused=True if self.fused_adam else None)
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g, **adam)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d, **adam)
         return [opt_g, opt_d]
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         real, labels = batch  # (N, 3, H, W) in [-1, 1], (N,) int64
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
         opt_g, opt_d = self.optimizers()
         n = real.shape[0]
         last_micro = (self.d_micro + 1) % self.accumulate == 0
@@ -140,6 +172,7 @@ class GAN(pl.LightningModule):
         logs = {"loss/d_real": loss_real, "loss/d_fake": loss_fake}
         if penalty is not None:
             logs["loss/d_penalty"] = penalty.detach()
+        extra = {}
         if last_micro:
             self._optimizer_step(opt_d, self._d_window_finite, "discriminator")
             self._d_window_finite = True
@@ -148,10 +181,13 @@ class GAN(pl.LightningModule):
                 logs["loss/g"] = self._generator_step(opt_g, n)
                 if self._ortho_value is not None:
                     logs["loss/ortho"] = self._ortho_value
+            extra = {f"grad_norm/{name}": norm for name, norm in self._grad_norms.items()}
+            self._grad_norms = {}
         logs["kimg"] = self.images_seen / 1000
         self.log_dict(logs, prog_bar=True)
         self.log_dict({"progress/g_steps": float(self.g_steps), "lr/g": opt_g.param_groups[0]["lr"],
-                       "lr/d": opt_d.param_groups[0]["lr"], "progress/skipped_steps": float(self.skipped_steps)})
+                       "lr/d": opt_d.param_groups[0]["lr"], "progress/skipped_steps": float(self.skipped_steps),
+                       **extra})
 
     def _generator_step(self, opt_g, n: int) -> torch.Tensor:
         total, finite = 0.0, True
@@ -172,38 +208,72 @@ class GAN(pl.LightningModule):
         return None
 
     def on_before_optimizer_step(self, optimizer) -> None:
-        """Runs after the backward passes (and after unscaling under 16-mixed), right before the optimizer updates."""
-        if self.ortho_reg and optimizer is self.optimizers(use_pl_optimizer=False)[0]:
+        """Runs after the backward passes (and after unscaling under 16-mixed), right before the optimizer updates:
+        adds the orthogonal regularisation gradient to G, records the gradient norm, drops a non-finite gradient
+        (so the step changes nothing) and clips."""
+        scaler = self.grad_scaler()
+        if scaler is not None and getattr(optimizer, "_step_supports_amp_scaling", False):
+            scaler.unscale_(optimizer)  # fused optimizers unscale inside step(); clipping needs the true gradient now
+        is_generator = optimizer is self.optimizers(use_pl_optimizer=False)[0]
+        if self.ortho_reg and is_generator:
             self._ortho_value = add_ortho_gradient(self.ortho_parameters(), self.ortho_reg)
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+        self._grad_norms["g" if is_generator else "d"] = norm
+        self._grads_finite = bool(torch.isfinite(norm))
+        if not self._grads_finite:
+            for p in params:
+                p.grad = None  # Adam skips parameters without a gradient; a GradScaler skips the step itself
+        elif self.grad_clip is not None:
+            torch.nn.utils.clip_grads_with_norm_(params, self.grad_clip, norm)
+
+    def grad_scaler(self) -> torch.amp.GradScaler | None:
+        """The GradScaler of 16-mixed training (None under 32-true and bf16-mixed)."""
+        return getattr(self.trainer.precision_plugin, "scaler", None) if self._trainer is not None else None
 
     def ortho_parameters(self) -> list[torch.Tensor]:
         """G's weights under orthogonal regularisation: every tensor with >= 2 dims except the shared embedding."""
         return [p for name, p in self.generator.named_parameters() if p.ndim >= 2 and not name.startswith("shared.")]
 
-    def _optimizer_step(self, optimizer, finite: bool, name: str) -> None:
-        """Step, or skip a step whose loss was not finite; fail after `max_nonfinite` skips in a row."""
-        if finite:
-            optimizer.step()
+    def _optimizer_step(self, optimizer, loss_finite: bool, name: str) -> None:
+        """Step, unless the loss on some rank or the gradient is not finite; stop after `max_nonfinite` skips in a
+        row. Every rank takes the same decision (the loss check is all-reduced, the gradient already is)."""
+        loss_finite = self.trainer.strategy.reduce_boolean_decision(loss_finite, all=True)
+        self._grads_finite = True
+        if loss_finite:
+            optimizer.step()  # runs on_before_optimizer_step, which checks the gradient
+        if loss_finite and self._grads_finite:
             self.nonfinite_streak = 0
         else:
             self.skipped_steps += 1
             self.nonfinite_streak += 1
-            rank_zero_warn(f"non-finite {name} loss at generator step {self.g_steps}: optimizer step skipped")
+            cause = "gradient" if loss_finite else "loss"
+            if self.grad_scaler() is None or not loss_finite:  # a GradScaler's overflow skips are routine
+                rank_zero_warn(f"non-finite {name} {cause} at generator step {self.g_steps}: optimizer step skipped")
             if self.nonfinite_streak >= self.max_nonfinite:
                 raise FloatingPointError(
-                    f"{self.nonfinite_streak} consecutive optimizer steps had a non-finite loss (last: {name}, "
-                    f"generator step {self.g_steps}, {self.images_seen / 1000:.1f} kimg). Training stopped; checkpoints "
-                    "already written are intact. Lower the learning rates, or try bf16 instead of 16-mixed."
+                    f"{self.nonfinite_streak} consecutive optimizer steps were skipped for a non-finite loss or "
+                    f"gradient (last: {name} {cause}, generator step {self.g_steps}, {self.images_seen / 1000:.1f} "
+                    "kimg). Training stopped; checkpoints already written are intact. Lower the learning rates, "
+                    "set grad_clip, or try bf16-mixed instead of 16-mixed."
                 )
         optimizer.zero_grad(set_to_none=True)
 
     def _latents(self, n: int, stream: int, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """z (n, z_dim) and random labels (n,) for this rank, a pure function of (seed, rank, stream, index)."""
-        rank = self.trainer.global_rank if self._trainer is not None else 0
-        rng = seeded_generator(self.seed, rank, stream, index, device=self.device)
-        z = sample_latents(n, self.z_dim, generator=rng, device=self.device)
-        y = torch.randint(self.num_classes, (n,), generator=rng, device=self.device) if self.num_classes else None
-        return z, y
+        """This rank's z (n, z_dim) and random labels (n,): rows rank, rank + world, ... of a global batch of
+        n * world drawn from the (seed, stream, index) stream. The global batch is thus the same for any number of
+        ranks (and interleaved as the data is), and a resumed run draws exactly what the uninterrupted one would."""
+        rank, world = self.rank_layout()
+        rng = seeded_generator(self.seed, stream, index, device=self.device)
+        z = sample_latents(n * world, self.z_dim, generator=rng, device=self.device)[rank::world]
+        y = None
+        if self.num_classes:
+            y = torch.randint(self.num_classes, (n * world,), generator=rng, device=self.device)[rank::world]
+        return z.contiguous(), y
+
+    def rank_layout(self) -> tuple[int, int]:
+        """(global rank, world size); (0, 1) outside of a Trainer."""
+        return (self.trainer.global_rank, self.trainer.world_size) if self._trainer is not None else (0, 1)
 
     def at_full_resolution(self) -> bool:
         """Whether samples come out at the model's final resolution (progressive models override this)."""
@@ -234,6 +304,12 @@ class GAN(pl.LightningModule):
         if standing_stats:
             generator = self.standing_stats_generator(generator, standing_stats, batch_size, truncation,
                                                       seed if seed is not None else self.seed)
+        z, labels = self.sample_inputs(n, y, truncation, seed)
+        return self.generate(z, labels, generator, batch_size)
+
+    def sample_inputs(self, n: int, y: torch.Tensor | list[int] | int | None = None, truncation: float | None = None,
+                      seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latents z (n, z_dim) and labels (n,) (None when unconditional) as `sample` draws them."""
         rng = seeded_generator(seed, device=self.device) if seed is not None else None
         z = sample_latents(n, self.z_dim, truncation, rng, self.device)
         labels = None
@@ -244,12 +320,21 @@ class GAN(pl.LightningModule):
                 labels = torch.as_tensor(y, dtype=torch.long, device=self.device).expand(n).clone()
                 if labels.min() < 0 or labels.max() >= self.num_classes:
                     raise ValueError(f"class labels must lie in [0, {self.num_classes}), got {labels.unique().tolist()}")
+        return z, labels
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None, generator: nn.Module | None = None,
+                 batch_size: int = 256) -> torch.Tensor:
+        """Images (n, 3, H, W) in [-1, 1] from given z (n, z_dim) and labels (n,), with `generator` (default: the
+        EMA generator when there is one) in eval mode, in chunks of `batch_size`."""
+        if generator is None:
+            generator = self.generator_ema if self.generator_ema is not None else self.generator
         was_training = generator.training
         generator.eval()
         try:
             chunks = [
                 generator(z[i : i + batch_size], None if labels is None else labels[i : i + batch_size])
-                for i in range(0, n, batch_size)
+                for i in range(0, len(z), batch_size)
             ]
         finally:
             generator.train(was_training)

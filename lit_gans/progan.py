@@ -42,18 +42,14 @@ class ProGAN(GAN):
         gp_target: float = 1.0,
         drift: float = 0.001,
         n_dis: int = 1,
-        accumulate: int = 1,
         lr_g: float = 0.001,
         lr_d: float = 0.001,
         betas_g: tuple[float, float] = (0.0, 0.99),
         betas_d: tuple[float, float] = (0.0, 0.99),
-        adam_eps: float = 1e-8,
-        seed: int = 0,
-        max_nonfinite: int = 20,
+        **kwargs,
     ):
-        super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, accumulate=accumulate,
-                         lr_g=lr_g, lr_d=lr_d, betas_g=betas_g, betas_d=betas_d, adam_eps=adam_eps, seed=seed,
-                         max_nonfinite=max_nonfinite)
+        super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, lr_g=lr_g, lr_d=lr_d,
+                         betas_g=betas_g, betas_d=betas_d, **kwargs)
         if gp_weight < 0 or drift < 0 or gp_target <= 0:
             raise ValueError(f"gp_weight and drift must be >= 0 and gp_target > 0, got {gp_weight}, {drift}, {gp_target}")
         self.save_hyperparameters()
@@ -78,10 +74,11 @@ class ProGAN(GAN):
     def discriminator_penalty(self, real, fake, labels, logits_real):
         penalty = self.drift * logits_real.float().square().mean()
         if self.gp_weight:
-            rank = self.trainer.global_rank if self._trainer is not None else 0
-            rng = seeded_generator(self.seed, rank, GP_STREAM, self.d_micro, device=self.device)
-            u = torch.rand(real.shape[0], 1, 1, 1, generator=rng, device=self.device)
-            scaler = getattr(self.trainer.precision_plugin, "scaler", None) if self._trainer is not None else None
-            gp = gradient_penalty(self.discriminator, real, fake, labels, u, self.gp_target, scaler)
+            rank, world = self.rank_layout()  # this rank's rows of a global draw, as for the latents
+            rng = seeded_generator(self.seed, GP_STREAM, self.d_micro, device=self.device)
+            u = torch.rand(real.shape[0] * world, 1, 1, 1, generator=rng, device=self.device)[rank::world]
+            # compiled graphs support no double backward, so the penalty runs D's eager forward
+            discriminator = self.discriminator.forward if self.compile_networks else self.discriminator
+            gp = gradient_penalty(discriminator, real, fake, labels, u, self.gp_target, self.grad_scaler())
             penalty = penalty + self.gp_weight * gp
         return penalty

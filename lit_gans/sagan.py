@@ -27,19 +27,14 @@ class SAGAN(GAN):
         init: str = "xavier",
         loss: str = "hinge",
         n_dis: int = 1,
-        accumulate: int = 1,
         lr_g: float = 1e-4,
         lr_d: float = 4e-4,
         betas_g: tuple[float, float] = (0.0, 0.9),
         betas_d: tuple[float, float] = (0.0, 0.9),
-        adam_eps: float = 1e-8,
-        seed: int = 0,
-        max_nonfinite: int = 20,
-        ortho_reg: float = 0.0,
+        **kwargs,
     ):
-        super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, accumulate=accumulate,
-                         lr_g=lr_g, lr_d=lr_d, betas_g=betas_g, betas_d=betas_d, adam_eps=adam_eps, seed=seed,
-                         max_nonfinite=max_nonfinite, ortho_reg=ortho_reg)
+        super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, lr_g=lr_g, lr_d=lr_d,
+                         betas_g=betas_g, betas_d=betas_d, **kwargs)
         self.save_hyperparameters()
         self.resolution = resolution
         self.generator = SAGANGenerator(resolution, z_dim, ch, num_classes, attn_res, bn_eps, sn_eps, init)

@@ -177,14 +177,15 @@ def test_set_resolution_serves_the_level_and_blends_the_fade_numerically(image_f
     key = next(iter(dm.train_dataloader().sampler))
     assert key.resolution == 8 and key.alpha == 0.25 and len(key.indices) == 6  # per-resolution batch size
     images, labels = dm.on_after_batch_transfer(dm.train_dataloader().dataset[key])
-    indices = sorted(key.indices)  # batches come in index order
+    indices = list(key.indices)  # batches come in stream order
     x = torch.from_numpy(np.array(dm.cache[8][indices])).float() / 127.5 - 1
     coarse = x.reshape(6, 3, 4, 2, 4, 2).mean(dim=(3, 5)).repeat_interleave(2, 2).repeat_interleave(2, 3)
     assert torch.allclose(images, 0.25 * x + 0.75 * coarse, atol=1e-6)
     assert torch.equal(labels, torch.as_tensor(dm.cache.labels[indices]))
-    flipped = dm.train_dataloader().dataset[BatchKey((indices[1], indices[0]), (False, True), 16, 1.0)][0]
-    assert torch.equal(flipped[0], torch.from_numpy(np.array(dm.cache[16][indices[0]])).flip(-1))
-    assert torch.equal(flipped[1], torch.from_numpy(np.array(dm.cache[16][indices[1]])))
+    low, high = sorted(indices)[:2]  # read front to back, served in the key's order with the key's flips
+    flipped = dm.train_dataloader().dataset[BatchKey((high, low), (False, True), 16, 1.0)][0]
+    assert torch.equal(flipped[0], torch.from_numpy(np.array(dm.cache[16][high])))
+    assert torch.equal(flipped[1], torch.from_numpy(np.array(dm.cache[16][low])).flip(-1))
     with pytest.raises(ValueError, match=r"resolution 32 is not served; choose from \[16, 8, 4\]"):
         dm.set_resolution(32)
     with pytest.raises(ValueError, match="alpha must lie in"):

@@ -77,16 +77,20 @@ def test_accumulated_gradient_equals_full_batch_gradient(tiny_sagan_kwargs):
         assert torch.allclose(a, p.grad, atol=1e-6)
 
 
-def test_ranks_draw_different_latents_and_the_same_ones_on_repeat(tiny_sagan_kwargs, monkeypatch):
+def test_ranks_draw_interleaved_rows_of_one_global_batch(tiny_sagan_kwargs, monkeypatch):
     model = SAGAN(**tiny_sagan_kwargs)
     trainer = make_trainer()
     model.trainer = trainer
-    z0, _ = model._latents(4, 0, 7)
-    z0_again, _ = model._latents(4, 0, 7)
-    monkeypatch.setattr(type(trainer), "global_rank", property(lambda self: 1))  # the second DDP process
-    z1, _ = model._latents(4, 0, 7)
-    assert torch.equal(z0, z0_again)
-    assert not torch.allclose(z0, z1)
+    z_single, y_single = model._latents(8, 0, 7)  # one process, global batch 8
+    assert torch.equal(z_single, model._latents(8, 0, 7)[0])  # a pure function of (seed, stream, index)
+    monkeypatch.setattr(type(trainer), "world_size", property(lambda self: 2))
+    rows = {}
+    for rank in (0, 1):
+        monkeypatch.setattr(type(trainer), "global_rank", property(lambda self, rank=rank: rank))
+        rows[rank] = model._latents(4, 0, 7)  # each of two processes: batch 4
+    assert not torch.allclose(rows[0][0], rows[1][0])
+    assert torch.equal(torch.stack([rows[0][0], rows[1][0]], 1).flatten(0, 1), z_single)
+    assert torch.equal(torch.stack([rows[0][1], rows[1][1]], 1).flatten(), y_single)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -120,7 +124,7 @@ def test_non_finite_losses_skip_steps_then_stop_with_a_clear_error(tiny_sagan_kw
     model = SAGAN(**tiny_sagan_kwargs, max_nonfinite=3)
     model.discriminator = NaNDiscriminator(model.discriminator)
     before = snapshot(model)
-    with pytest.raises(FloatingPointError, match="3 consecutive optimizer steps had a non-finite loss"):
+    with pytest.raises(FloatingPointError, match="3 consecutive optimizer steps were skipped for a non-finite loss"):
         make_trainer(StopAt(g_steps=10)).fit(model, digits())
     assert model.skipped_steps == 3
     after = model.state_dict()
