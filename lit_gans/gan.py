@@ -240,15 +240,18 @@ class GAN(pl.LightningModule):
         row. Every rank takes the same decision (the loss check is all-reduced, the gradient already is)."""
         loss_finite = self.trainer.strategy.reduce_boolean_decision(loss_finite, all=True)
         self._grads_finite = True
+        scaler = self.grad_scaler()
         if loss_finite:
             optimizer.step()  # runs on_before_optimizer_step, which checks the gradient
+        elif scaler is not None:  # e.g. a gradient penalty that overflowed in float16: lower the scale as on overflow
+            scaler.update(scaler.get_scale() * scaler.get_backoff_factor())
         if loss_finite and self._grads_finite:
             self.nonfinite_streak = 0
         else:
             self.skipped_steps += 1
             self.nonfinite_streak += 1
             cause = "gradient" if loss_finite else "loss"
-            if self.grad_scaler() is None or not loss_finite:  # a GradScaler's overflow skips are routine
+            if scaler is None:  # under 16-mixed, skips while the GradScaler finds its scale are routine
                 rank_zero_warn(f"non-finite {name} {cause} at generator step {self.g_steps}: optimizer step skipped")
             if self.nonfinite_streak >= self.max_nonfinite:
                 raise FloatingPointError(

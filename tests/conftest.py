@@ -41,3 +41,27 @@ def digits(batch_size=8, resolution=16, **kwargs):
     from datamodules import DigitsDataModule
 
     return DigitsDataModule(resolution=resolution, batch_size=batch_size, **kwargs)
+
+
+def relative_output_difference(model, initial: dict, state_a: dict, state_b: dict) -> dict[str, float]:
+    """How differently two trained states of `model` behave, relative to how much training changed it:
+    || f_b(x) - f_a(x) || / || f_a(x) - f_initial(x) || for G (train-mode BatchNorm) and D on fixed inputs.
+
+    Comparing outputs rather than weights ignores directions the outputs do not depend on (a bias before a
+    BatchNorm has a gradient of pure rounding noise, which Adam's first step turns into a full-size update)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(1234)
+    n, resolution = 16, model.resolution
+    z = torch.randn(n, model.z_dim, generator=generator)
+    y = torch.randint(model.num_classes, (n,), generator=generator) if model.num_classes else None
+    x = torch.rand(n, 3, resolution, resolution, generator=generator) * 2 - 1
+
+    def outputs(state):
+        model.load_state_dict(state)
+        with torch.no_grad():
+            return model.generator.train()(z, y), model.discriminator.eval()(x, y)
+
+    (g0, d0), (ga, da), (gb, db) = outputs(initial), outputs(state_a), outputs(state_b)
+    return {"generator": float((gb - ga).norm() / (ga - g0).norm()),
+            "discriminator": float((db - da).norm() / (da - d0).norm())}
