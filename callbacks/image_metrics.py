@@ -104,22 +104,33 @@ class ImageMetrics(pl.Callback):
     def evaluate(self, pl_module, datamodule, rank: int = 0, world: int = 1) -> dict[str, float]:
         """FID and KID of this rank's share of samples (all ranks must call it together under DDP)."""
         self.last_step = pl_module.g_steps
+        if world > 1:  # per-rank BatchNorm statistics differ without SyncBatchNorm: all ranks sample with rank 0's
+            buffers = list(self.sampling_generator(pl_module).buffers())
+            for buffer, value in zip(buffers, pl_module.trainer.strategy.broadcast([b.cpu() for b in buffers], 0)):
+                buffer.copy_(value)
         values = self.score(self.generated(pl_module, rank, world), datamodule, pl_module.resolution, rank, world,
                             pl_module.device)
         self.history.append({"g_step": pl_module.g_steps, "kimg": pl_module.images_seen / 1000, **values})
         return values
 
     def generated(self, pl_module, rank: int, world: int):
-        """This rank's share of `num_samples` EMA samples as uint8 batches. Latents come in global chunks of
-        batch_size * world seeded by (seed, g_step, chunk start), of which each rank generates rows rank::world: the
-        set of samples is the same for any number of ranks."""
-        generator = pl_module.generator_ema if self.use_ema and pl_module.generator_ema is not None else pl_module.generator
-        for start in range(0, self.num_samples, self.batch_size * world):
-            count = min(self.batch_size * world, self.num_samples - start)
-            seed = int(np.random.SeedSequence([self.seed, pl_module.g_steps, start]).generate_state(1)[0])
-            z, labels = pl_module.sample_inputs(count, truncation=self.truncation, seed=seed)
-            rows = slice(rank, None, world)
-            yield to_uint8(pl_module.generate(z[rows], None if labels is None else labels[rows], generator))
+        """This rank's share of `num_samples` EMA samples as uint8 batches. The samples come in chunks of
+        `batch_size`, each seeded by (seed, g_step, chunk start); the ranks take interleaved rows of `world` chunks
+        at a time, so the set of samples is the same for any number of ranks."""
+        generator = self.sampling_generator(pl_module)
+        starts = range(0, self.num_samples, self.batch_size)
+        for first in range(0, len(starts), world):
+            inputs = [pl_module.sample_inputs(min(self.batch_size, self.num_samples - start), truncation=self.truncation,
+                                              seed=int(np.random.SeedSequence([self.seed, pl_module.g_steps, start])
+                                                       .generate_state(1)[0]))
+                      for start in starts[first : first + world]]
+            z = torch.cat([z for z, _ in inputs])[rank::world]
+            labels = None if inputs[0][1] is None else torch.cat([y for _, y in inputs])[rank::world]
+            if len(z):
+                yield to_uint8(pl_module.generate(z, labels, generator))
+
+    def sampling_generator(self, pl_module) -> torch.nn.Module:
+        return pl_module.generator_ema if self.use_ema and pl_module.generator_ema is not None else pl_module.generator
 
     @torch.no_grad()
     def score(self, fake_batches, datamodule, resolution: int, rank: int = 0, world: int = 1,

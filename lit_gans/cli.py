@@ -319,7 +319,9 @@ class GANCLI(LightningCLI):
                     logger.resume_from(ckpt_path)
 
 
-def main(args: list[str] | None = None) -> GANCLI:
+def main(args: list[str] | None = None, run: bool = True) -> GANCLI:
+    """Parse `args` (default: the command line) and run the subcommand; with run=False, only build the model,
+    data and trainer from a config (no subcommand in `args`), e.g. to train from Python."""
     return GANCLI(
         GAN,
         LightningDataModule,
@@ -329,6 +331,7 @@ def main(args: list[str] | None = None) -> GANCLI:
         auto_configure_optimizers=False,
         save_config_callback=SaveRunConfig,
         args=args,
+        run=run,
     )
 
 

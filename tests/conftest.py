@@ -58,7 +58,9 @@ def relative_output_difference(model, initial: dict, state_a: dict, state_b: dic
     x = torch.rand(n, 3, resolution, resolution, generator=generator) * 2 - 1
 
     def outputs(state):
-        model.load_state_dict(state)
+        for name in ("generator", "discriminator"):
+            prefix = f"{name}."
+            getattr(model, name).load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
         with torch.no_grad():
             return model.generator.train()(z, y), model.discriminator.eval()(x, y)
 

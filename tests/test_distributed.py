@@ -1,0 +1,174 @@
+"""DDP on CPU (gloo) across two simulated nodes on localhost, launched as users launch multi-node jobs: one
+`python -m lit_gans fit` process per node with NODE_RANK, MASTER_ADDR=127.0.0.1 and MASTER_PORT set.
+
+One training run with a global batch B on two processes must equal one process with batch B. Every random draw
+of a batch (latents, labels, GP weights, real images, flips) is the same global batch whatever the number of
+ranks, with each rank taking interleaved rows, so the only semantic difference left is BatchNorm: without
+SyncBatchNorm (GPU only) each rank normalises its half. The single-process reference reproduces that by
+normalising the two interleaved halves separately, and a control run without it shows the test would notice."""
+import contextlib
+import copy
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import relative_output_difference
+from lit_gans.cli import main
+
+WORLD = 2
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(path: Path, model: dict, resolution: int, batch_size: int, callbacks: list[dict]) -> Path:
+    config = {
+        "seed_everything": 0,
+        "model": model,
+        "data": {"class_path": "datamodules.DigitsDataModule",
+                 "init_args": {"resolution": resolution, "batch_size": batch_size}},
+        "trainer": {"accelerator": "cpu", "devices": 1, "max_epochs": -1, "enable_progress_bar": False,
+                    "enable_model_summary": False, "callbacks": callbacks,
+                    "logger": {"class_path": "pytorch_lightning.loggers.CSVLogger",
+                               "init_args": {"save_dir": str(path.parent / "logs"), "name": path.stem}}},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def checkpoint_callback(folder: Path) -> dict:
+    return {"class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
+            "init_args": {"dirpath": str(folder), "save_last": True, "save_top_k": 0}}
+
+
+def fit_on_simulated_nodes(config: Path, *overrides: str, nodes: int = WORLD) -> None:
+    """`lit-gans fit` as `nodes` single-process nodes on localhost (what a multi-node launcher sets up)."""
+    port = free_port()
+    processes = []
+    for node in range(nodes):
+        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "NODE_RANK": str(node),
+               "LOCAL_RANK": "0", "PYTHONWARNINGS": "ignore"}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "lit_gans", "fit", f"--config={config}", f"--trainer.num_nodes={nodes}",
+             "--trainer.strategy=ddp_find_unused_parameters_true", *overrides],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate(timeout=600)[0] for p in processes]
+    for node, (process, output) in enumerate(zip(processes, outputs)):
+        assert process.returncode == 0, f"node {node} failed:\n{output[-4000:]}"
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in outputs[1]
+
+
+@contextlib.contextmanager
+def batchnorm_per_interleaved_group(groups: int):
+    """Train-mode BatchNorm normalises rows g, g + groups, ... separately: per-rank BatchNorm in one process."""
+    original = torch.nn.functional.batch_norm
+
+    def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                   eps=1e-5):
+        if not training:
+            return original(input, running_mean, running_var, weight, bias, training, momentum, eps)
+        parts = [original(input[g::groups], running_mean, running_var, weight, bias, training, momentum, eps)
+                 for g in range(groups)]
+        return torch.stack(parts, dim=1).flatten(0, 1)
+
+    torch.nn.functional.batch_norm = batch_norm
+    try:
+        yield
+    finally:
+        torch.nn.functional.batch_norm = original
+
+
+def fit_in_process(config: Path, *overrides: str, per_rank_batchnorm: bool = False) -> tuple[dict, dict, object]:
+    """Train one process with the whole batch; returns (initial state, final state, cli)."""
+    cli = main([f"--config={config}", *overrides], run=False)
+    initial = copy.deepcopy(cli.model.state_dict())
+    with batchnorm_per_interleaved_group(WORLD) if per_rank_batchnorm else contextlib.nullcontext():
+        cli.trainer.fit(cli.model, cli.datamodule)
+    return initial, copy.deepcopy(cli.model.state_dict()), cli
+
+
+def load_state(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def logged(csv_dir: Path, key: str) -> float:
+    import csv
+
+    rows = [row for path in csv_dir.rglob("metrics.csv") for row in csv.DictReader(path.open()) if row.get(key)]
+    assert rows, f"{key} was not logged under {csv_dir}"
+    return float(rows[-1][key])
+
+
+@pytest.mark.timeout(900)
+def test_sagan_on_two_nodes_equals_one_process_and_so_does_its_fid(tmp_path, tiny_sagan_kwargs):
+    from callbacks import EMA, ImageMetrics, StopAt  # noqa: F401  (class paths below)
+    from lit_gans.evaluation.inception import inception_weights
+
+    inception_weights()  # convert the offline FID Inception once, into the cache the processes share
+    batch = 8
+    metrics = {"class_path": "callbacks.ImageMetrics",
+               "init_args": {"every_n_g_steps": 1000, "num_samples": 20, "num_real": 20, "batch_size": 6,
+                             "kid_subsets": 2, "kid_subset_size": 10}}
+    callbacks = [{"class_path": "callbacks.StopAt", "init_args": {"g_steps": 3}},
+                 {"class_path": "callbacks.EMA", "init_args": {"half_life_kimg": 0.01}},
+                 metrics, checkpoint_callback(tmp_path / "ddp")]
+    model = {"class_path": "lit_gans.SAGAN", "init_args": {**tiny_sagan_kwargs, "lr_g": 2e-4, "lr_d": 2e-4}}
+    config = write_config(tmp_path / "sagan.yaml", model, 16, batch, callbacks)
+    fit_on_simulated_nodes(config, f"--data.init_args.batch_size={batch // WORLD}")
+
+    reference = ["--trainer.logger=false", "--trainer.callbacks=[]",
+                 '--trainer.callbacks+={"class_path": "callbacks.StopAt", "init_args": {"g_steps": 3}}',
+                 '--trainer.callbacks+={"class_path": "callbacks.EMA", "init_args": {"half_life_kimg": 0.01}}']
+    initial, single, cli = fit_in_process(config, *reference, per_rank_batchnorm=True)
+    distributed = load_state(tmp_path / "ddp" / "last.ckpt")
+    assert cli.model.g_steps == 3 and cli.model.images_seen == 3 * batch
+    differences = relative_output_difference(cli.model, initial, single, distributed)
+    assert max(differences.values()) < 1e-3, differences
+
+    _, control, _ = fit_in_process(config, *reference)  # one process normalising the whole batch: differs
+    control_differences = relative_output_difference(cli.model, initial, control, distributed)
+    assert control_differences["generator"] > 30 * max(differences.values()), (control_differences, differences)
+
+    # FID logged by the two nodes equals FID computed in one process from the same weights
+    evaluator = ImageMetrics(**metrics["init_args"])
+    evaluator.setup(None, cli.model, "fit")
+    cli.model.load_state_dict(distributed)
+    cli.model.g_steps = 3  # the samples' seeds depend on the generator step
+    single_fid = evaluator.evaluate(cli.model, cli.datamodule)["metrics/fid"]
+    assert logged(tmp_path / "logs", "metrics/fid") == pytest.approx(single_fid, rel=1e-4)
+
+
+@pytest.mark.timeout(900)
+def test_progan_on_two_nodes_equals_one_process_through_a_fade_in(tmp_path):
+    from callbacks import ProGrowth, StopAt  # noqa: F401  (class paths below)
+
+    batch = 8  # 4 per rank: with minibatch-stddev groups of 4, each rank's batch is one group of the global batch
+    growth = {"class_path": "callbacks.ProGrowth",
+              "init_args": {"start_resolution": 4, "stabilize_kimg": 0.008, "fade_kimg": 0.016}}
+    callbacks = [{"class_path": "callbacks.StopAt", "init_args": {"g_steps": 3}}, growth,
+                 checkpoint_callback(tmp_path / "ddp")]
+    model = {"class_path": "lit_gans.ProGAN",
+             "init_args": {"resolution": 8, "z_dim": 16, "fmap_base": 64, "fmap_max": 16, "mbstd_group_size": 4}}
+    config = write_config(tmp_path / "progan.yaml", model, 8, batch, callbacks)
+    fit_on_simulated_nodes(config, f"--data.init_args.batch_size={batch // WORLD}")
+
+    initial, single, cli = fit_in_process(config, "--trainer.logger=false", "--trainer.callbacks=[]",
+                                          '--trainer.callbacks+={"class_path": "callbacks.StopAt", "init_args": {"g_steps": 3}}',
+                                          "--trainer.callbacks+=" + yaml.safe_dump(growth, default_flow_style=True).strip())
+    distributed = torch.load(tmp_path / "ddp" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert cli.model.stage() == (8, pytest.approx(0.5))  # the run ended inside the 4 -> 8 fade
+    assert int(distributed["state_dict"]["generator.stage_resolution"]) == 8
+    differences = relative_output_difference(cli.model, initial, single, distributed["state_dict"])
+    assert max(differences.values()) < 1e-3, differences
+    assert distributed["lit_gans"]["images_seen"] == cli.model.images_seen == 3 * batch
+    assert np.isclose(float(distributed["state_dict"]["generator.alpha"]), 0.5)
