@@ -311,12 +311,24 @@ class GANCLI(LightningCLI):
         parser.set_defaults(DEFAULTS)
 
     def before_fit(self) -> None:
-        """`fit --ckpt_path` continues the checkpoint's W&B run rather than opening a new one."""
-        ckpt_path = self.config[self.subcommand].get("ckpt_path")
+        """`fit --ckpt_path` (or a requeued SLURM job, which Lightning resumes from its requeue checkpoint) continues
+        the checkpoint's W&B run rather than opening a new one."""
+        ckpt_path = self.config[self.subcommand].get("ckpt_path") or requeue_checkpoint(self.trainer)
         if ckpt_path and Path(ckpt_path).is_file():
             for logger in self.trainer.loggers:
                 if isinstance(logger, WandbLogger):
                     logger.resume_from(ckpt_path)
+
+
+def requeue_checkpoint(trainer: Trainer) -> Path | None:
+    """The checkpoint a SLURM job saved before it was requeued (`<default_root_dir>/hpc_ckpt_<n>.ckpt`, highest n),
+    which Lightning resumes from when a job runs under SLURM without --ckpt_path; None elsewhere."""
+    from pytorch_lightning.plugins.environments import SLURMEnvironment
+
+    if not SLURMEnvironment.detect():
+        return None
+    saved = sorted(Path(trainer.default_root_dir).glob("hpc_ckpt_*.ckpt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    return saved[-1] if saved else None
 
 
 def main(args: list[str] | None = None, run: bool = True) -> GANCLI:

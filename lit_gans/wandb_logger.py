@@ -36,9 +36,14 @@ class WandbLogger(LightningWandbLogger):
     """Lightning's WandbLogger with `offline=None` (the default) meaning: online when W&B is reachable with
     credentials, offline otherwise. WANDB_MODE set in the environment (offline, disabled) is always respected.
     Runs are written under `save_dir` (default ./runs); offline runs are uploaded later with `wandb sync <dir>`.
+
+    `log_model` logs ModelCheckpoint's checkpoints as W&B model artifacts ("all": every save, aliases latest and
+    best; True: at the end), offline too: W&B keeps them with the offline run and `wandb sync` uploads them
+    (Lightning's own logger refuses log_model when offline).
     """
 
-    def __init__(self, project: str = "lit-gans", save_dir: str = "runs", offline: bool | None = None, **kwargs):
+    def __init__(self, project: str = "lit-gans", save_dir: str = "runs", offline: bool | None = None,
+                 log_model: bool | str = False, **kwargs):
         Path(save_dir).mkdir(parents=True, exist_ok=True)
         if offline is None:
             offline = os.environ.get("WANDB_MODE") in ("offline", "dryrun") or (
@@ -46,7 +51,9 @@ class WandbLogger(LightningWandbLogger):
             if offline and os.environ.get("WANDB_MODE") is None:
                 rank_zero_info(f"W&B: no credentials or no network; logging offline under {Path(save_dir).resolve()}/wandb. "
                                "Upload later with: wandb sync <that folder>/offline-run-*")
-        super().__init__(project=project, save_dir=save_dir, offline=offline, **kwargs)
+        if offline and log_model:
+            kwargs["mode"], offline = "offline", False  # wandb.init(mode="offline") stores the artifacts locally
+        super().__init__(project=project, save_dir=save_dir, offline=offline, log_model=log_model, **kwargs)
 
     def resume_from(self, ckpt_path: str | Path) -> str | None:
         """Continue the W&B run recorded in a lit-gans checkpoint (same run id) instead of starting a new one.

@@ -172,3 +172,92 @@ def test_progan_on_two_nodes_equals_one_process_through_a_fade_in(tmp_path):
     assert max(differences.values()) < 1e-3, differences
     assert distributed["lit_gans"]["images_seen"] == cli.model.images_seen == 3 * batch
     assert np.isclose(float(distributed["state_dict"]["generator.alpha"]), 0.5)
+
+
+def slurm_env(tmp_path: Path) -> dict:
+    """The environment of a one-task SLURM job, with W&B offline so that the run has an id to continue."""
+    return {**os.environ, "SLURM_NTASKS": "1", "SLURM_NTASKS_PER_NODE": "1", "SLURM_JOB_NAME": "lit-gans-test",
+            "SLURM_JOB_ID": "4242", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0",
+            "SLURM_NODELIST": "127.0.0.1", "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore",
+            "PATH": os.environ.get("PATH", "")}
+
+
+def wait_for(path: Path, process: subprocess.Popen, seconds: float = 300) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert process.poll() is None, f"the job ended before {path} appeared:\n{process.stdout.read()[-4000:]}"
+        assert time.monotonic() < deadline, f"{path} did not appear within {seconds} s"
+        time.sleep(0.2)
+
+
+@pytest.mark.timeout(600)
+def test_a_requeued_slurm_job_resumes_from_its_requeue_checkpoint_and_w_and_b_run(tmp_path, tiny_sagan_kwargs):
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    callbacks = [{"class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
+                  "init_args": {"dirpath": str(tmp_path / "ckpt"), "save_last": True, "every_n_train_steps": 4}},
+                 {"class_path": "callbacks.StopAt", "init_args": {"g_steps": 1000}}]  # last: the override below
+    config = write_config(tmp_path / "slurm.yaml", {"class_path": "lit_gans.SAGAN", "init_args": tiny_sagan_kwargs},
+                          16, 8, callbacks)
+    config.write_text(config.read_text().replace("pytorch_lightning.loggers.CSVLogger", "lit_gans.wandb_logger.WandbLogger")
+                      .replace(f"name: {config.stem}", "project: requeue"))
+    command = [sys.executable, "-m", "lit_gans", "fit", f"--config={config}", f"--trainer.default_root_dir={run}"]
+
+    first = subprocess.Popen(command, env=slurm_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(tmp_path / "ckpt" / "last.ckpt", first)  # training is under way (the signal handler is set)
+        first.send_signal(signal.SIGUSR1)  # what SLURM sends before a time limit or preemption (--signal)
+        wait_for(run / "hpc_ckpt_1.ckpt", first)
+        time.sleep(1)
+    finally:
+        first.kill()  # the scheduler stops the job
+        first.communicate()
+    saved = torch.load(run / "hpc_ckpt_1.ckpt", map_location="cpu", weights_only=True)["lit_gans"]
+    assert saved["g_steps"] >= 2 and saved["wandb_run_id"]
+
+    second = subprocess.run(command + [f"--trainer.callbacks.init_args.g_steps={saved['g_steps'] + 3}"],
+                            env=slurm_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    output = second.stdout + second.stderr
+    assert "hpc_ckpt_1.ckpt" in output and f"W&B: resuming run {saved['wandb_run_id']}" in output
+    final = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)["lit_gans"]
+    assert final["g_steps"] == saved["g_steps"] + 3  # continued from the requeue checkpoint, not from scratch
+    assert final["wandb_run_id"] == saved["wandb_run_id"]
+
+
+def test_the_example_sbatch_command_parses(capsys, monkeypatch):
+    root = Path(__file__).parents[1]
+    monkeypatch.chdir(root)  # the script runs from the repository root
+    script = (root / "examples" / "slurm.sbatch").read_text()
+    line = script[script.index("srun lit-gans fit"):].split("\n# ")[0]
+    variables = {"$SLURM_CPUS_PER_TASK": "8", "$SLURM_NNODES": "2", "$SLURM_NTASKS_PER_NODE": "8", "$RUN_DIR": "runs/x"}
+    for name, value in variables.items():
+        line = line.replace(f'"{name}"', value)
+    args = [a for a in line.replace("\\\n", " ").split()[3:]]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", *args, "--print_config"])
+    assert exit_info.value.code in (None, 0)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["trainer"]["num_nodes"] == 2 and int(printed["trainer"]["devices"]) == 8
+    assert printed["trainer"]["strategy"] == "ddp_find_unused_parameters_true" and printed["trainer"]["sync_batchnorm"]
+    assert printed["data"]["init_args"]["num_workers"] == 8
+
+
+@pytest.mark.timeout(600)
+def test_torchrun_launch_as_documented(tmp_path, tiny_sagan_kwargs):
+    callbacks = [{"class_path": "callbacks.StopAt", "init_args": {"g_steps": 2}}, checkpoint_callback(tmp_path / "ckpt")]
+    config = write_config(tmp_path / "torchrun.yaml", {"class_path": "lit_gans.SAGAN", "init_args": tiny_sagan_kwargs},
+                          16, 4, callbacks)
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+                           "-m", "lit_gans", "fit", f"--config={config}", "--trainer.devices=2",
+                           "--trainer.strategy=ddp_find_unused_parameters_true"],
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)["lit_gans"]
+    assert saved["g_steps"] == 2 and saved["images_seen"] == 2 * 4 * 2  # two ranks of 4 images per step

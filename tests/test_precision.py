@@ -11,7 +11,7 @@ from pytorch_lightning.plugins.precision import MixedPrecision
 
 from callbacks import StopAt
 from conftest import TINY_SAGAN, digits, make_trainer, relative_output_difference
-from lit_gans import SAGAN, ProGAN
+from lit_gans import SAGAN, BigGAN, BigGANDeep, ProGAN
 
 
 def fp16_scaler(init_scale: float = 2.0**16) -> MixedPrecision:
@@ -49,6 +49,31 @@ def test_fp16_overflow_steps_are_skipped_by_the_scaler_counted_and_quiet():
     after = parameters(model)
     assert all(torch.isfinite(p).all() for p in after.values())
     assert any(not torch.equal(before[n], after[n]) for n in before if n.startswith("discriminator."))
+
+
+TINY_MODELS = {
+    "SAGAN": (SAGAN, TINY_SAGAN, 16),
+    "BigGAN": (BigGAN, dict(resolution=16, z_dim=18, ch=8, num_classes=10, shared_dim=8, attn_res=8, n_dis=1), 16),
+    "BigGANDeep": (BigGANDeep, dict(resolution=32, z_dim=8, ch=8, num_classes=10, shared_dim=8, attn_res=16, n_dis=1), 32),
+    "ProGAN": (ProGAN, dict(resolution=8, z_dim=16, fmap_base=64, fmap_max=16), 8),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TINY_MODELS))
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed-cpu-scaler"])
+def test_every_model_trains_under_mixed_precision(name, precision):
+    cls, kwargs, resolution = TINY_MODELS[name]
+    model = cls(**kwargs)
+    before = parameters(model)
+    options = {"plugins": [fp16_scaler(init_scale=2.0**8)]} if precision != "bf16-mixed" else {"precision": precision}
+    trainer = make_trainer(StopAt(g_steps=3), **options)
+    trainer.fit(model, digits(resolution=resolution))
+    after = parameters(model)
+    assert model.g_steps == 3 and all(torch.isfinite(p).all() for p in after.values())
+    for network in ("generator.", "discriminator."):
+        assert any(not torch.equal(before[n], after[n]) for n in before if n.startswith(network)), network
+    if "plugins" in options:
+        assert trainer.precision_plugin.scaler is options["plugins"][0].scaler  # the GradScaler path ran
 
 
 def test_consecutive_scaler_skips_stop_the_run():
@@ -156,3 +181,31 @@ def test_compiled_progan_keeps_the_gradient_penalty_eager(fast_compile):
     trainer = make_trainer(StopAt(g_steps=2))
     trainer.fit(model, digits(resolution=8))
     assert model.g_steps == 2 and torch.isfinite(trainer.callback_metrics["loss/d_penalty"])
+
+
+def test_spectral_norm_power_iteration_runs_in_float32_under_autocast(monkeypatch):
+    from lit_gans.layers.spectral_norm import apply_spectral_norm
+
+    layer = apply_spectral_norm(torch.nn.Linear(16, 8))
+    autocast_during_mv = []
+    original_mv = torch.mv
+
+    def spy(*args, **kwargs):
+        autocast_during_mv.append(torch.is_autocast_enabled("cpu"))
+        return original_mv(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "mv", spy)  # CUDA autocast would run mv in bf16; this sees whether autocast is on
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        weight = layer.weight
+    assert autocast_during_mv and not any(autocast_during_mv)
+    assert weight.dtype == torch.float32 and layer.parametrizations.weight[0]._u.dtype == torch.float32
+
+
+def test_batchnorm_statistics_accumulate_in_float32_under_bf16_autocast():
+    bn = torch.nn.BatchNorm2d(4, momentum=1.0)  # running stats = this batch's statistics
+    x = (1 + 0.01 * torch.randn(64, 4, 8, 8)).to(torch.bfloat16)  # a bf16 activation, 4096 values per channel
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bn(x)
+    expected = x.double().mean(dim=(0, 2, 3))  # a bf16 accumulator would stall at 256 / 4096 = 0.0625
+    assert bn.running_mean.dtype == torch.float32
+    assert torch.allclose(bn.running_mean.double(), expected, rtol=1e-5)

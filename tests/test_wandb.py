@@ -103,3 +103,19 @@ def test_sample_grids_reach_the_logger_at_the_step_of_their_batch(tiny_sagan_kwa
     step_of_g2 = next(step for step, g in logger.scalars if g == 2.0)
     assert logger.images[0] == (step_of_g2, "g_step 2")  # same x as the scalars of that batch
     assert logger.images[-1][0] == max(step for step, _ in logger.scalars) + 1
+
+
+def test_checkpoints_are_logged_as_model_artifacts_even_offline(monkeypatch, tiny_sagan_kwargs, tmp_path):
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    logger = WandbLogger(save_dir=str(tmp_path / "runs"), log_model="all")
+    checkpoints = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True, every_n_train_steps=4)
+    trainer = pl.Trainer(max_epochs=-1, logger=logger, enable_progress_bar=False, callbacks=[StopAt(g_steps=4), checkpoints])
+    trainer.fit(SAGAN(**tiny_sagan_kwargs), digits())
+    run_id = logger.experiment.id
+    logger.experiment.finish()
+    run = next((tmp_path / "runs" / "wandb").glob(f"offline-run-*-{run_id}"))
+    records = next(run.glob("*.wandb")).read_bytes()
+    assert f"model-{run_id}".encode() in records and b"model.ckpt" in records  # artifact records of the run
+    assert records.count(b"original_filename") >= 2  # saves at global steps 4 and 8 (generator steps 2 and 4)

@@ -8,7 +8,16 @@ from typing import Iterator
 import torch
 import torch.nn as nn
 from torch.nn.utils import parametrize
-from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn.utils.parametrizations import _SpectralNorm
+
+
+class Float32SpectralNorm(_SpectralNorm):
+    """torch's spectral-norm parametrization with the power iteration and sigma always in float32: under CUDA
+    autocast, `torch.mv` would otherwise run in bf16/fp16 and sigma would carry its rounding into every weight."""
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(weight.device.type, enabled=False):
+            return super().forward(weight.float()).to(weight.dtype)
 
 
 def apply_spectral_norm(
@@ -16,10 +25,12 @@ def apply_spectral_norm(
     eps: float = 1e-8,
     types: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.Embedding),
 ) -> nn.Module:
-    """Register spectral norm (1 power iteration per training forward) on the `weight` of every layer of `types`."""
+    """Register spectral norm (1 power iteration per training forward, in float32) on the `weight` of every layer
+    of `types`, as `torch.nn.utils.parametrizations.spectral_norm` does (same state-dict keys)."""
     for layer in module.modules():
         if isinstance(layer, types) and not parametrize.is_parametrized(layer, "weight"):
-            spectral_norm(layer, n_power_iterations=1, eps=eps)
+            parametrize.register_parametrization(
+                layer, "weight", Float32SpectralNorm(layer.weight, n_power_iterations=1, dim=0, eps=eps))
     return module
 
 

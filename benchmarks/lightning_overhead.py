@@ -1,0 +1,120 @@
+"""Lightning overhead: the same networks, losses, optimizers and batches trained by a minimal hand-written PyTorch
+loop and through the Lightning Trainer (lit-gans' `GAN.training_step`), side by side in one process.
+
+Rounds alternate plain / Lightning / Lightning with progress bar and logger, each from a copy of the same initial
+model, so drifts of a shared machine hit all three alike; the figure is the median over rounds of the time for
+`--steps` batches (one D step and one G step each), data loading included, Trainer start-up excluded.
+
+    python -m benchmarks.lightning_overhead [--rounds 5] [--steps 40] [--config default]
+
+The plain loop is the strongest fair baseline: no logging, no finiteness checks, D frozen during the G step. The
+Lightning module additionally computes both gradient norms, checks losses and gradients for non-finite values and
+logs about ten values per step, so the ratio bounds what lit-gans costs over a bare loop, not Lightning alone.
+"""
+import argparse
+import contextlib
+import copy
+import io
+import platform
+import statistics
+import time
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import CSVLogger
+
+from callbacks import StopAt
+from datamodules import DigitsDataModule
+from lit_gans import SAGAN, losses
+
+CONFIGS = {
+    "default": (dict(resolution=16, z_dim=64, ch=16, num_classes=10, attn_res=8, lr_g=2e-4, lr_d=2e-4), 64),
+    "sagan32": (dict(resolution=32, z_dim=128, ch=32, num_classes=10, attn_res=16), 32),
+}
+
+
+def plain_loop(model: SAGAN, data: DigitsDataModule, steps: int) -> float:
+    """Seconds for `steps` batches of alternating hinge-loss D and G steps, written out by hand."""
+    generator, discriminator = model.generator, model.discriminator
+    opt_g, opt_d = model.configure_optimizers()
+    batches = (batch for _ in iter(int, 1) for batch in data.train_dataloader())  # epoch after epoch
+    rng = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    for _ in range(steps):
+        real, labels = data.on_after_batch_transfer(next(batches))
+        n = real.shape[0]
+        z, y = torch.randn(n, model.z_dim, generator=rng), torch.randint(10, (n,), generator=rng)
+        with torch.no_grad():
+            fake = generator(z, y)
+        logits = discriminator(torch.cat([real, fake]), torch.cat([labels, y]))
+        loss_d = losses.d_loss_real("hinge", logits[:n]) + losses.d_loss_fake("hinge", logits[n:])
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        discriminator.requires_grad_(False)
+        z, y = torch.randn(n, model.z_dim, generator=rng), torch.randint(10, (n,), generator=rng)
+        loss_g = losses.g_loss("hinge", discriminator(generator(z, y), y))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        discriminator.requires_grad_(True)
+    return time.perf_counter() - start
+
+
+class Stopwatch(pl.Callback):
+    """Wall time from the start of the first batch to the end of the last one."""
+
+    def __init__(self):
+        self.start = self.end = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.start is None:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.end = time.perf_counter()
+
+
+def lightning_loop(model: SAGAN, data: DigitsDataModule, steps: int, logged: bool, folder: str) -> float:
+    watch = Stopwatch()
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=-1, enable_checkpointing=False,
+                         enable_model_summary=False, enable_progress_bar=logged, log_every_n_steps=10,
+                         logger=CSVLogger(folder) if logged else False, callbacks=[StopAt(g_steps=steps), watch])
+    with contextlib.redirect_stdout(io.StringIO()):  # the progress bar is drawn (and paid for), not shown
+        trainer.fit(model, data)
+    # the first batch's start is the reference, so the time covers `steps - 1` batches and the gaps between them
+    return (watch.end - watch.start) * steps / (steps - 1) if steps > 1 else watch.end - watch.start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="default")
+    parser.add_argument("--logs", default="runs/lightning-overhead")
+    args = parser.parse_args()
+    kwargs, batch = CONFIGS[args.config]
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"pytorch_lightning {pl.__version__}; SAGAN {kwargs}, batch {batch}, {args.steps} batches per round")
+    torch.manual_seed(0)
+    initial = SAGAN(**kwargs)
+    data = DigitsDataModule(resolution=kwargs["resolution"], batch_size=batch)
+    data.setup("fit")
+    times = {"plain": [], "lightning": [], "lightning + progress bar + CSV logger": []}
+    for round_index in range(args.rounds):
+        times["plain"].append(plain_loop(copy.deepcopy(initial), data, args.steps))
+        times["lightning"].append(lightning_loop(copy.deepcopy(initial), data, args.steps, False, args.logs))
+        times["lightning + progress bar + CSV logger"].append(
+            lightning_loop(copy.deepcopy(initial), data, args.steps, True, args.logs))
+        print(f"round {round_index}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
+    plain = statistics.median(times["plain"])
+    print("| loop | median s per round | ms per batch | ratio to plain |")
+    print("|---|---|---|---|")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"| {name} | {median:.2f} | {1000 * median / args.steps:.1f} | {median / plain:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
