@@ -1,11 +1,17 @@
 """Lightning overhead: the same networks, losses, optimizers and batches trained by a minimal hand-written PyTorch
 loop and through the Lightning Trainer (lit-gans' `GAN.training_step`), side by side in one process.
 
-Rounds alternate plain / Lightning / Lightning with progress bar and logger, each from a copy of the same initial
-model, so drifts of a shared machine hit all three alike; the figure is the median over rounds of the time for
+Rounds run plain / Lightning / Lightning with progress bar and logger in rotating order, each from a copy of the
+same initial model, so drifts of a shared machine hit all three alike; the figure is the median over rounds of the time for
 `--steps` batches (one D step and one G step each), data loading included, Trainer start-up excluded.
 
-    python -m benchmarks.lightning_overhead [--rounds 5] [--steps 40] [--config default]
+    python -m benchmarks.lightning_overhead [--rounds 9] [--steps 40] [--config default]
+
+On a CPU, glibc's default allocator returns large blocks to the system and faults them in again on every step,
+which costs each loop differently depending on its allocation history. Keeping them (as CUDA's caching allocator
+does on a GPU) isolates the loops' own cost:
+
+    MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=17179869184 python -m benchmarks.lightning_overhead
 
 The plain loop is the strongest fair baseline: no logging, no finiteness checks, D frozen during the G step. The
 Lightning module additionally computes both gradient norms, checks losses and gradients for non-finite values and
@@ -89,7 +95,7 @@ def lightning_loop(model: SAGAN, data: DigitsDataModule, steps: int, logged: boo
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--config", choices=sorted(CONFIGS), default="default")
     parser.add_argument("--logs", default="runs/lightning-overhead")
@@ -101,12 +107,16 @@ def main() -> None:
     initial = SAGAN(**kwargs)
     data = DigitsDataModule(resolution=kwargs["resolution"], batch_size=batch)
     data.setup("fit")
-    times = {"plain": [], "lightning": [], "lightning + progress bar + CSV logger": []}
+    loops = {
+        "plain": lambda model: plain_loop(model, data, args.steps),
+        "lightning": lambda model: lightning_loop(model, data, args.steps, False, args.logs),
+        "lightning + progress bar + CSV logger": lambda model: lightning_loop(model, data, args.steps, True, args.logs),
+    }
+    times = {name: [] for name in loops}
+    names = list(loops)
     for round_index in range(args.rounds):
-        times["plain"].append(plain_loop(copy.deepcopy(initial), data, args.steps))
-        times["lightning"].append(lightning_loop(copy.deepcopy(initial), data, args.steps, False, args.logs))
-        times["lightning + progress bar + CSV logger"].append(
-            lightning_loop(copy.deepcopy(initial), data, args.steps, True, args.logs))
+        for name in names[round_index % 3:] + names[: round_index % 3]:  # each loop runs first, second and third
+            times[name].append(loops[name](copy.deepcopy(initial)))
         print(f"round {round_index}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
     plain = statistics.median(times["plain"])
     print("| loop | median s per round | ms per batch | ratio to plain |")

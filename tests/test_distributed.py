@@ -199,7 +199,7 @@ def test_a_requeued_slurm_job_resumes_from_its_requeue_checkpoint_and_w_and_b_ru
 
     run = tmp_path / "run"
     callbacks = [{"class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
-                  "init_args": {"dirpath": str(tmp_path / "ckpt"), "save_last": True, "every_n_train_steps": 4}},
+                  "init_args": {"dirpath": str(tmp_path / "ckpt"), "save_last": True, "every_n_train_steps": 2}},
                  {"class_path": "callbacks.StopAt", "init_args": {"g_steps": 1000}}]  # last: the override below
     config = write_config(tmp_path / "slurm.yaml", {"class_path": "lit_gans.SAGAN", "init_args": tiny_sagan_kwargs},
                           16, 8, callbacks)
@@ -218,7 +218,7 @@ def test_a_requeued_slurm_job_resumes_from_its_requeue_checkpoint_and_w_and_b_ru
         first.kill()  # the scheduler stops the job
         first.communicate()
     saved = torch.load(run / "hpc_ckpt_1.ckpt", map_location="cpu", weights_only=True)["lit_gans"]
-    assert saved["g_steps"] >= 2 and saved["wandb_run_id"]
+    assert saved["g_steps"] >= 1 and saved["wandb_run_id"]
 
     second = subprocess.run(command + [f"--trainer.callbacks.init_args.g_steps={saved['g_steps'] + 3}"],
                             env=slurm_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)

@@ -150,3 +150,21 @@ def test_data_that_does_not_fit_the_model_is_refused_before_training(tiny_sagan_
     unconditional = SAGAN(**{**tiny_sagan_kwargs, "num_classes": 0})
     make_trainer(StopAt(g_steps=1)).fit(unconditional, digits())  # labels are simply ignored
     assert unconditional.g_steps == 1
+
+
+def test_every_logging_batch_carries_the_latest_value_of_every_scalar(tiny_sagan_kwargs, tmp_path):
+    import csv
+
+    from pytorch_lightning.loggers import CSVLogger
+
+    model = SAGAN(**tiny_sagan_kwargs, n_dis=3)  # G steps on batches 3, 6, 9, 12; logging on 1, 4, 8, 12
+    trainer = make_trainer(StopAt(g_steps=4), logger=CSVLogger(tmp_path), log_every_n_steps=4)
+    trainer.fit(model, digits())
+    rows = list(csv.DictReader(next(tmp_path.rglob("metrics.csv")).open()))
+    steps = sorted({int(row["step"]) for row in rows})
+    assert steps == [3, 7, 11]  # the logger's step counts batches from 0: batches 4, 8 and 12
+    for step in steps:
+        values = {k: v for row in rows if int(row["step"]) == step for k, v in row.items() if v}
+        for key in ("loss/d_real", "loss/g", "grad_norm/d", "grad_norm/g", "lr/g", "kimg", "progress/g_steps"):
+            assert key in values, (step, key)  # loss/g although G did not step on batches 4 and 8
+    assert [float(r["progress/g_steps"]) for r in rows if r.get("progress/g_steps")] == [1.0, 2.0, 4.0]

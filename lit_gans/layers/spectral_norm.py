@@ -16,7 +16,10 @@ class Float32SpectralNorm(_SpectralNorm):
     autocast, `torch.mv` would otherwise run in bf16/fp16 and sigma would carry its rounding into every weight."""
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(weight.device.type, enabled=False):
+        device = weight.device.type
+        if not (torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)):
+            return super().forward(weight)
+        with torch.autocast(device, enabled=False):
             return super().forward(weight.float()).to(weight.dtype)
 
 
