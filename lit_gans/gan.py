@@ -105,9 +105,7 @@ class GAN(pl.LightningModule):
         self.d_micro = self.d_steps = self.g_steps = self.images_seen = 0
         self.nonfinite_streak = self.skipped_steps = 0
         self._d_window_finite = True  # every D loss of the current accumulation window was finite
-        self._ortho_value: torch.Tensor | None = None
         self._grads_finite = True  # set by on_before_optimizer_step for the step in progress
-        self._grad_norms: dict[str, torch.Tensor] = {}
         self._logs: dict[str, torch.Tensor] = {}  # latest value of every logged loss and gradient norm
         self.joint_discriminator_pass = True  # D sees cat([real, fake]) in one forward; False: two forwards
 
@@ -179,9 +177,6 @@ class GAN(pl.LightningModule):
             self.d_steps += 1
             if self.d_steps % self.n_dis == 0:
                 self._logs["loss/g"] = self._generator_step(opt_g, n)
-                if self._ortho_value is not None:
-                    self._logs["loss/ortho"] = self._ortho_value
-            self._logs.update({f"grad_norm/{name}": norm for name, norm in self._grad_norms.items()})
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         """Log the latest scalars on the batches whose values Lightning writes to the logger (every
@@ -228,10 +223,10 @@ class GAN(pl.LightningModule):
             scaler.unscale_(optimizer)  # fused optimizers unscale inside step(); clipping needs the true gradient now
         is_generator = optimizer is self.optimizers(use_pl_optimizer=False)[0]
         if self.ortho_reg and is_generator:
-            self._ortho_value = add_ortho_gradient(self.ortho_parameters(), self.ortho_reg)
+            self._logs["loss/ortho"] = add_ortho_gradient(self.ortho_parameters(), self.ortho_reg)
         params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
         norm = torch.nn.utils.get_total_norm([p.grad for p in params])
-        self._grad_norms["g" if is_generator else "d"] = norm
+        self._logs["grad_norm/g" if is_generator else "grad_norm/d"] = norm
         self._grads_finite = bool(torch.isfinite(norm))
         if not self._grads_finite:
             for p in params:
