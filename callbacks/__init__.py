@@ -7,5 +7,6 @@ from callbacks.progrowth import ProGrowth
 from callbacks.sample_grid import SampleGrid
 from callbacks.singular_values import SingularValues
 from callbacks.stop_at import StopAt
+from callbacks.wandb_run_id import WandbRunId
 
-__all__ = ["DigitsQuality", "EMA", "ImageMetrics", "ProGrowth", "SampleGrid", "SingularValues", "StopAt"]
+__all__ = ["DigitsQuality", "EMA", "ImageMetrics", "ProGrowth", "SampleGrid", "SingularValues", "StopAt", "WandbRunId"]

@@ -2,7 +2,9 @@
 import time
 
 import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_info
 
+from datamodules import DigitsDataModule
 from lit_gans.evaluation.digits import DigitsScorer
 
 
@@ -11,8 +13,10 @@ class DigitsQuality(pl.Callback):
     class (EMA generator) with a classifier trained on the real training split.
 
     Logs digits/accuracy, digits/fid and digits/accuracy_<class>. Results are kept in `self.history` (a list of
-    dicts with g_step, kimg, seconds since the start of training, accuracy, accuracy_per_class, fid) and `self.last`. Needs a DigitsDataModule.
-    A progressive model is scored only once its active stage has reached the data's full resolution.
+    dicts with g_step, kimg, seconds since the start of training, accuracy, accuracy_per_class, fid) and `self.last`.
+    It scores only class-conditional models trained on `datamodules.DigitsDataModule` and says once that it is
+    skipped otherwise, so a digits config keeps working when its data is swapped. A progressive model is scored
+    only once its active stage has reached the data's full resolution.
     """
 
     def __init__(self, every_n_g_steps: int = 250, per_class: int = 100, use_ema: bool = True, seed: int = 0):
@@ -28,10 +32,13 @@ class DigitsQuality(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
         datamodule = trainer.datamodule
-        if datamodule is None or not hasattr(datamodule, "held_out_images"):
-            raise ValueError("DigitsQuality needs a DigitsDataModule (it scores samples against held-out digits)")
-        if pl_module.num_classes != 10:
-            raise ValueError(f"DigitsQuality needs a model conditioned on the 10 digit classes, got num_classes={pl_module.num_classes}")
+        if not isinstance(datamodule, DigitsDataModule) or pl_module.num_classes != 10:
+            found = type(datamodule).__name__ if not isinstance(datamodule, DigitsDataModule) else (
+                f"a model with num_classes={pl_module.num_classes}")
+            rank_zero_info(f"DigitsQuality: skipped, it scores class-conditional models of the digits "
+                           f"(DigitsDataModule, 10 classes) and this run has {found}")
+            self.scorer = None
+            return
         datamodule.setup("fit")
         train_x, train_y = datamodule.train_images, datamodule.train_labels
         self.scorer = DigitsScorer.fit(train_x, train_y, datamodule.held_out_images, datamodule.held_out_labels,
@@ -39,11 +46,11 @@ class DigitsQuality(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         step = pl_module.g_steps
-        if step != self.last_step and step % self.every_n_g_steps == 0 and step > 0 and self.ready(pl_module):
+        if self.scorer is not None and step != self.last_step and step % self.every_n_g_steps == 0 and step > 0 and self.ready(pl_module):
             pl_module.log_dict(self.metrics(self.evaluate(pl_module)))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
-        if pl_module.g_steps != self.last_step and self.ready(pl_module):
+        if self.scorer is not None and pl_module.g_steps != self.last_step and self.ready(pl_module):
             metrics = self.metrics(self.evaluate(pl_module))
             for logger in trainer.loggers:  # self.log is not allowed here; same x-axis (batches) as Lightning's logs
                 logger.log_metrics(metrics, step=trainer.fit_loop.total_batch_idx + 1)

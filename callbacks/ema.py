@@ -1,10 +1,10 @@
 """Exponential moving average of the generator's weights (Karras et al. 2018; Yazici et al. 2019; BigGAN)."""
-import torch
 import pytorch_lightning as pl
 
 
 class EMA(pl.Callback):
-    """Keep `pl_module.generator_ema`, an average of G's parameters, updated after every generator step.
+    """Make `pl_module.generator_ema` an average of G's parameters, updated right after every generator step (the
+    module calls `update`; without this callback `generator_ema` is a copy of G).
 
     Only G is averaged; D is untouched. Parameters move as ema <- ema + (1 - beta) * (live - ema). Buffers (BatchNorm
     running statistics, spectral-norm power-iteration vectors) are copied from the live G, not averaged. Before
@@ -29,23 +29,15 @@ class EMA(pl.Callback):
         self.updated_at_images = 0
 
     def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
-        pl_module.attach_generator_ema()
+        pl_module.ema_updater = self
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        if pl_module.g_steps > self.updated_at_g_step:
-            self.update(pl_module)
+    def teardown(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
+        if pl_module.ema_updater is self:
+            pl_module.ema_updater = None
 
-    @torch.no_grad()
     def update(self, pl_module) -> None:
-        beta = self.beta(pl_module.g_steps, pl_module.images_seen)
-        ema, live = pl_module.generator_ema, pl_module.generator
-        ema_params, live_params = list(ema.parameters()), list(live.parameters())
-        if beta == 0:
-            torch._foreach_copy_(ema_params, live_params)
-        else:
-            torch._foreach_lerp_(ema_params, live_params, 1 - beta)
-        for ema_buffer, live_buffer in zip(ema.buffers(), live.buffers()):
-            ema_buffer.copy_(live_buffer)
+        """Move the average after generator step `pl_module.g_steps`."""
+        pl_module.update_generator_ema(self.beta(pl_module.g_steps, pl_module.images_seen))
         self.updated_at_g_step, self.updated_at_images = pl_module.g_steps, pl_module.images_seen
 
     def beta(self, g_steps: int, images_seen: int) -> float:

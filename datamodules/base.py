@@ -6,6 +6,7 @@ from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from datamodules.batch_stream import BatchKey, BatchStream, Schedule
 from datamodules.pyramid import fade, pyramid_resolutions
+from lit_gans.cache import fingerprint
 
 
 class PyramidBatches(Dataset):
@@ -75,6 +76,12 @@ class GANDataModule(pl.LightningDataModule):
         self.levels = None
         self.labels: np.ndarray | None = None
 
+    @classmethod
+    def declared_classes(cls, **init_args) -> int | None:
+        """The number of classes a DataModule built with `init_args` will serve, known without reading any data
+        (None when only the data can tell). The CLI sets the model's `num_classes` from it."""
+        return cls.num_classes
+
     def load(self):
         """(levels {res: uint8 (N, 3, res, res)}, labels int64 (N,)) for resolutions `self.resolutions`."""
         raise NotImplementedError
@@ -82,6 +89,38 @@ class GANDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.levels is None:
             self.levels, self.labels = self.load()
+
+    # ------------------------------------------------------------------------- reference images (public interface)
+    # What evaluation and callbacks read; nothing outside `datamodules/` touches levels, caches or their files.
+
+    def fingerprint(self) -> str:
+        """A short identity of the training images served (source and preprocessing): equal fingerprints mean
+        the same images in the same order, so statistics computed from them can be reused."""
+        return fingerprint(type(self).__name__, self.identity())
+
+    def identity(self) -> list:
+        """What `fingerprint` hashes; subclasses add their source and settings."""
+        return [self.resolution, self.seed, self.num_images]
+
+    @property
+    def num_images(self) -> int:
+        """Number of training images (loads the data on first use)."""
+        self.setup("fit")
+        return len(self.labels)
+
+    def images(self, indices, resolution: int | None = None) -> torch.Tensor:
+        """Training images at `indices` (ascending reads are fastest) as uint8 (B, 3, r, r), r = `resolution`
+        (default: the full resolution), unflipped."""
+        self.setup("fit")
+        resolution = resolution or self.resolution
+        if resolution not in self.resolutions:
+            raise ValueError(f"resolution {resolution} is not served; choose from {self.resolutions}")
+        return torch.as_tensor(np.asarray(self.levels[resolution][np.asarray(indices)]))
+
+    def image_labels(self, indices) -> torch.Tensor:
+        """Class labels (B,) int64 of the training images at `indices`."""
+        self.setup("fit")
+        return torch.as_tensor(self.labels[np.asarray(indices)], dtype=torch.long)
 
     # ------------------------------------------------------------------------------------------ resolution control
 

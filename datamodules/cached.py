@@ -58,6 +58,10 @@ class CachedDataModule(GANDataModule):
 
     # ---------------------------------------------------------------------------------------- subclass interface
 
+    @classmethod
+    def declared_classes(cls, **init_args) -> int | None:
+        return None
+
     def items(self) -> list[tuple[str, int]]:
         raise NotImplementedError
 
@@ -91,6 +95,9 @@ class CachedDataModule(GANDataModule):
                               self.settings(), self.source_identity())
             self._folder = self.cache_dir / f"{self.name}-{self.resolution}-{key}"
         return self._folder
+
+    def identity(self) -> list:
+        return [self.cache_folder().name]  # the cache is named by the source identity and every setting
 
     def prepare_data(self) -> None:
         folder = self.cache_folder()

@@ -30,6 +30,10 @@ class CelebADataModule(CachedDataModule):
     name = "celeba"
     layout = "<root>/img_align_celeba/<000001.jpg ...> and <root>/list_eval_partition.txt"
 
+    @classmethod
+    def declared_classes(cls, **init_args) -> int | None:
+        return 2 if init_args.get("attribute") else 0
+
     def __init__(self, root: str, resolution: int = 64, split: str = "all", crop: str = "center",
                  attribute: str | None = None, batch_size: int = 64, num_workers: int = 4, flip: bool = True,
                  seed: int = 0, batch_sizes: dict[int, int] | None = None, cache_dir: str | None = None):

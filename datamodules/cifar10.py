@@ -45,6 +45,9 @@ class CIFAR10DataModule(GANDataModule):
         super().__init__(resolution, batch_size, num_workers, flip, seed, batch_sizes)
         self.root = Path(root).expanduser()
 
+    def identity(self) -> list:
+        return [*super().identity(), str(self.root.resolve())]
+
     def load(self):
         images, labels = load_cifar10(self.root)
         return build_pyramid(images), labels.numpy()

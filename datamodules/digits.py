@@ -48,6 +48,9 @@ class DigitsDataModule(GANDataModule):
         self.held_out_images: torch.Tensor | None = None
         self.held_out_labels: torch.Tensor | None = None
 
+    def identity(self) -> list:
+        return [*super().identity(), self.held_out]
+
     def load(self):
         train_x, train_y, held_x, held_y = load_digits_tensors(self.resolution, self.held_out, self.seed)
         self.train_images, self.train_labels = train_x, train_y

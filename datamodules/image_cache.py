@@ -11,7 +11,6 @@ The cache is written into a temporary sibling folder and renamed into place as t
 build never leaves a folder that looks complete. Training memory-maps the levels: nothing is decoded and the set is
 never loaded into RAM as a whole.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -25,22 +24,10 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from datamodules.pyramid import build_pyramid, pyramid_resolutions
+from lit_gans.cache import default_cache_dir, fingerprint  # noqa: F401  (the DataModules import them from here)
 
 FORMAT_VERSION = 1
 CHUNK = 256
-
-
-def default_cache_dir() -> Path:
-    """$LIT_GANS_CACHE, else $XDG_CACHE_HOME/lit-gans, else ~/.cache/lit-gans (never the working directory)."""
-    if os.environ.get("LIT_GANS_CACHE"):
-        return Path(os.environ["LIT_GANS_CACHE"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "lit-gans"
-
-
-def fingerprint(*parts) -> str:
-    """A short stable hash of JSON-serialisable parts (source identity and preprocessing settings)."""
-    text = json.dumps([FORMAT_VERSION, *parts], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def is_complete(folder: Path) -> bool:

@@ -30,6 +30,15 @@ class ImageFolderDataModule(CachedDataModule):
         self.labelled, self.class_subset = labelled, classes
         self.layout = "<root>/<class>/<image>.jpg" if labelled else "<root>/**/<image>.jpg"
 
+    @classmethod
+    def declared_classes(cls, **init_args) -> int | None:
+        if not init_args.get("labelled", True):
+            return 0
+        if init_args.get("classes"):
+            return len(init_args["classes"])
+        root = Path(str(init_args.get("root", ""))).expanduser()
+        return sum(1 for p in root.iterdir() if p.is_dir()) if root.is_dir() else None
+
     def files(self) -> list[Path]:
         files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if self.labelled:
@@ -63,6 +72,10 @@ class ImageNetDataModule(ImageFolderDataModule):
 
     name = "imagenet"
 
+    @classmethod
+    def declared_classes(cls, **init_args) -> int | None:
+        return len(init_args["classes"]) if init_args.get("classes") else 1000
+
     def __init__(self, root: str, resolution: int = 128, classes: list[str] | None = None, batch_size: int = 64,
                  num_workers: int = 8, flip: bool = False, seed: int = 0, batch_sizes: dict[int, int] | None = None,
                  cache_dir: str | None = None):
@@ -75,6 +88,10 @@ class CelebAHQDataModule(ImageFolderDataModule):
     `resolution` <= 1024."""
 
     name = "celeba-hq"
+
+    @classmethod
+    def declared_classes(cls, **init_args) -> int | None:
+        return 0
 
     def __init__(self, root: str, resolution: int = 1024, batch_size: int = 16, num_workers: int = 8,
                  flip: bool = True, seed: int = 0, batch_sizes: dict[int, int] | None = None,

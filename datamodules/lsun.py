@@ -45,6 +45,11 @@ class LSUNDataModule(CachedDataModule):
     name = "lsun"
     layout = "<root>/<category>_train_lmdb/data.mdb, e.g. lsun/bedroom_train_lmdb"
 
+    @classmethod
+    def declared_classes(cls, **init_args) -> int | None:
+        categories = init_args.get("categories") or ["bedroom"]
+        return len(categories) if len(categories) > 1 else 0  # one category: nothing to condition on
+
     def __init__(self, root: str, categories: list[str] | None = None, resolution: int = 256,
                  max_images: int | None = None, batch_size: int = 64, num_workers: int = 4, flip: bool = False,
                  seed: int = 0, batch_sizes: dict[int, int] | None = None, cache_dir: str | None = None):

@@ -5,6 +5,7 @@ embedding, attention at 64, orthogonal init, trained with the paper's ImageNet r
 eps 1e-6), lr G 5e-5 / D 2e-4, two D steps per G step, orthogonal regularisation 1e-4).
 """
 from lit_gans.gan import GAN
+from lit_gans.objective import Orthogonal, Regularizer
 from lit_gans.networks.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
 
 
@@ -20,6 +21,8 @@ class BigGANDeep(GAN):
         attn_res: feature-map size at which G and D apply self-attention (0: none).
         bn_eps, sn_eps: BatchNorm and spectral-norm epsilons.
         init: weight initialisation, "ortho", "xavier" or "N02".
+        ortho_reg: strength of the orthogonal regularisation of G (`lit_gans.objective.Orthogonal`; 0: off),
+            placed before any other `regularizers`.
         The remaining arguments are those of `lit_gans.GAN`.
     """
 
@@ -42,12 +45,18 @@ class BigGANDeep(GAN):
         betas_d: tuple[float, float] = (0.0, 0.999),
         adam_eps: float = 1e-6,
         ortho_reg: float = 1e-4,
+        regularizers: list[Regularizer] | None = None,
         **kwargs,
     ):
+        if ortho_reg < 0:
+            raise ValueError(f"ortho_reg must be non-negative, got {ortho_reg}")
+        own = [Orthogonal(ortho_reg)] if ortho_reg else []
         super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, lr_g=lr_g, lr_d=lr_d,
-                         betas_g=betas_g, betas_d=betas_d, adam_eps=adam_eps, ortho_reg=ortho_reg, **kwargs)
+                         betas_g=betas_g, betas_d=betas_d, adam_eps=adam_eps, regularizers=own + list(regularizers or []),
+                         **kwargs)
+        self.ortho_reg = ortho_reg
         self.save_hyperparameters()
         self.resolution = resolution
-        self.generator = BigGANDeepGenerator(resolution, z_dim, ch, num_classes, shared_dim, attn_res, bn_eps,
-                                             sn_eps, init)
-        self.discriminator = BigGANDeepDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init)
+        self.set_networks(BigGANDeepGenerator(resolution, z_dim, ch, num_classes, shared_dim, attn_res, bn_eps,
+                                              sn_eps, init),
+                          BigGANDeepDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init))

@@ -15,29 +15,39 @@ Counters (all kept in checkpoints, all in the module, never derived from `traine
 at a number of kimg or generator steps instead.
 """
 import copy
+import inspect
 
 import torch
 import torch.nn as nn
 import pytorch_lightning as pl
-from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_warn
 
-from lit_gans import losses
 from lit_gans.latents import sample_latents, seeded_generator
-from lit_gans.orthogonal_regularization import add_ortho_gradient
+from lit_gans.objective import Augment, Objective, Regularizer
+from lit_gans.objective.component import Component
+from lit_gans.parameters import count_parameters, parameter_breakdown
 from lit_gans.standing_stats import accumulate_standing_stats
 
 D_STREAM, G_STREAM, STANDING_STATS_STREAM = 0, 1, 2  # latent streams: (seed, rank, stream, index) keys
+PROGRESS_BAR = ("loss/d_real", "loss/d_fake", "loss/d_penalty", "loss/g", "loss/ortho")
 
 
 class GAN(pl.LightningModule):
-    """Base class. Subclasses build `self.generator` (z, y) -> images in [-1, 1] and `self.discriminator`
-    (images, y) -> logits (N,), and call `self.save_hyperparameters()`.
+    """Base class. Subclasses build their networks and hand them to `set_networks(generator, discriminator)`:
+    G (z, y) -> images in [-1, 1], D (images, y) -> logits (N,); then call `self.save_hyperparameters()`.
+
+    What a step computes belongs to `self.objective` (`lit_gans.objective.Objective`): the adversarial loss, the
+    regularisers and the augmentation. The module owns the optimizers, the counters, the latent streams and
+    `generator_ema`, the generator used for sampling: a copy of G after every generator step, or the moving
+    average the `callbacks.EMA` callback sets the rule of.
 
     Args:
         z_dim: latent size.
         num_classes: number of classes for class-conditional models; 0 for unconditional.
-        loss: "hinge", "ns" (non-saturating) or "wgan".
+        loss: adversarial loss, "hinge", "ns" (non-saturating), "wgan" or "ls" (least squares).
+        regularizers: extra terms of the objective (e.g. `lit_gans.objective.R1(gamma=0.1, interval=16)`); a model's
+            own terms (BigGAN's orthogonal regularisation, ProGAN's gradient penalty) come first.
+        augment: a differentiable transform of every image D sees (`lit_gans.objective.Augment`; identity if None).
         n_dis: discriminator steps per generator step.
         accumulate: micro-batches per optimizer step (the effective batch is batch_size * accumulate * world size).
         lr_g, lr_d: Adam learning rates of G and D (two time-scale update rule).
@@ -47,15 +57,13 @@ class GAN(pl.LightningModule):
         max_nonfinite: stop with an error after this many consecutive skipped optimizer steps. A step is skipped
             when its loss (on any rank) or its gradient is not finite; under 16-mixed the GradScaler's overflow
             skips count too.
-        ortho_reg: strength of BigGAN's orthogonal regularisation of G (1e-4 in the BigGAN paper; 0: off). It applies
-            to every G weight with two or more dimensions except the shared class embedding (`generator.shared`).
         grad_clip: clip the gradient norm of G and of D to this value (None: no clipping). Clipping sees the
-            unscaled gradient under 16-mixed and includes the orthogonal regularisation term.
+            unscaled gradient under 16-mixed and includes the analytic regularisers' gradients.
         fused_adam: use PyTorch's fused Adam kernels.
         channels_last: keep G, D and the real batches in channels-last memory format (faster convolutions on
             tensor-core GPUs).
-        compile: compile G and D with `torch.compile` (the gradient penalty always runs D uncompiled, because
-            compiled graphs do not support double backward).
+        compile: compile G and D with `torch.compile` (the input-gradient penalties always run D uncompiled,
+            because compiled graphs do not support double backward).
     """
 
     def __init__(
@@ -63,6 +71,8 @@ class GAN(pl.LightningModule):
         z_dim: int = 128,
         num_classes: int = 0,
         loss: str = "hinge",
+        regularizers: list[Regularizer] | None = None,
+        augment: Augment | None = None,
         n_dis: int = 1,
         accumulate: int = 1,
         lr_g: float = 1e-4,
@@ -72,21 +82,16 @@ class GAN(pl.LightningModule):
         adam_eps: float = 1e-8,
         seed: int = 0,
         max_nonfinite: int = 20,
-        ortho_reg: float = 0.0,
         grad_clip: float | None = None,
         fused_adam: bool = False,
         channels_last: bool = False,
         compile: bool = False,
     ):
         super().__init__()
-        if loss not in losses.LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; choose one of {losses.LOSSES}")
         if n_dis < 1:
             raise ValueError(f"n_dis must be at least 1, got {n_dis}")
         if accumulate < 1:
             raise ValueError(f"accumulate must be at least 1, got {accumulate}")
-        if ortho_reg < 0:
-            raise ValueError(f"ortho_reg must be non-negative, got {ortho_reg}")
         if grad_clip is not None and grad_clip <= 0:
             raise ValueError(f"grad_clip must be positive (or None for no clipping), got {grad_clip}")
         if max_nonfinite < 1:
@@ -94,20 +99,37 @@ class GAN(pl.LightningModule):
         if num_classes < 0:
             raise ValueError(f"num_classes must be 0 (unconditional) or positive, got {num_classes}")
         self.automatic_optimization = False
+        self.objective = Objective(loss, regularizers, augment)
         self.z_dim, self.num_classes, self.loss = z_dim, num_classes, loss
         self.n_dis, self.accumulate, self.seed, self.max_nonfinite = n_dis, accumulate, seed, max_nonfinite
-        self.lr_g, self.lr_d, self.adam_eps, self.ortho_reg = lr_g, lr_d, adam_eps, ortho_reg
+        self.lr_g, self.lr_d, self.adam_eps = lr_g, lr_d, adam_eps
         self.grad_clip, self.fused_adam, self.channels_last, self.compile_networks = grad_clip, fused_adam, channels_last, compile
         self.betas_g, self.betas_d = tuple(map(float, betas_g)), tuple(map(float, betas_d))  # Adam refuses (0, 0.9)
         self.generator: nn.Module
         self.discriminator: nn.Module
-        self.generator_ema: nn.Module | None = None
+        self.generator_ema: nn.Module
+        self.ema_updater = None  # set by callbacks.EMA: an object with update(module); None: copy G
         self.d_micro = self.d_steps = self.g_steps = self.images_seen = 0
         self.nonfinite_streak = self.skipped_steps = 0
         self._d_window_finite = True  # every D loss of the current accumulation window was finite
         self._grads_finite = True  # set by on_before_optimizer_step for the step in progress
         self._logs: dict[str, torch.Tensor] = {}  # latest value of every logged loss and gradient norm
-        self.joint_discriminator_pass = True  # D sees cat([real, fake]) in one forward; False: two forwards
+
+    def set_networks(self, generator: nn.Module, discriminator: nn.Module) -> None:
+        """Install G and D, and `generator_ema`: a frozen copy of G (in the state dict, so checkpoints carry it)."""
+        self.generator, self.discriminator = generator, discriminator
+        self.generator_ema = copy.deepcopy(generator).requires_grad_(False)
+
+    def save_hyperparameters(self, *args, **kwargs) -> None:
+        """Lightning's, with the objective's parts stored as plain {"class_path", "init_args"} data, so that
+        checkpoints load under `torch.load(weights_only=True)` and rebuild the same objective."""
+        super().save_hyperparameters(*args, frame=inspect.currentframe().f_back, **kwargs)
+        for key in ("regularizers", "augment"):
+            value = self.hparams.get(key)
+            if isinstance(value, Component):
+                self.hparams[key] = value.config()
+            elif isinstance(value, (list, tuple)):
+                self.hparams[key] = [v.config() if isinstance(v, Component) else v for v in value]
 
     # ----------------------------------------------------------------------------------------------- optimization
 
@@ -127,8 +149,8 @@ class GAN(pl.LightningModule):
     def configure_model(self) -> None:
         """Apply the speed options (Lightning calls this before moving the module to its device and wrapping it)."""
         if self.channels_last:
-            self.generator.to(memory_format=torch.channels_last)
-            self.discriminator.to(memory_format=torch.channels_last)
+            for network in (self.generator, self.discriminator, self.generator_ema):
+                network.to(memory_format=torch.channels_last)
         if self.compile_networks:
             self.generator.compile()  # in place: parameter names, checkpoints and DDP are unchanged
             self.discriminator.compile()
@@ -140,43 +162,58 @@ class GAN(pl.LightningModule):
         return [opt_g, opt_d]
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """One D micro-batch; the D optimizer steps every `accumulate` of them, G after every `n_dis` D steps."""
         real, labels = batch  # (N, 3, H, W) in [-1, 1], (N,) int64
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
         opt_g, opt_d = self.optimizers()
-        n = real.shape[0]
-        last_micro = (self.d_micro + 1) % self.accumulate == 0
-
-        with opt_d.toggle_model(sync_grad=last_micro):  # toggled optimizer; no gradient all-reduce mid-accumulation
+        n, last_micro = real.shape[0], (self.d_micro + 1) % self.accumulate == 0
+        with opt_d.toggle_model(sync_grad=last_micro):  # no gradient all-reduce mid-accumulation
             z, y_fake = self._latents(n, D_STREAM, self.d_micro)
             with torch.no_grad():
                 fake = self.generator(z, y_fake)
-            y_real = labels if self.num_classes else None
-            if self.joint_discriminator_pass:
-                logits = self.discriminator(torch.cat([real, fake]), _cat(y_real, y_fake))
-                logits_real, logits_fake = logits[:n], logits[n:]
-            else:
-                logits_real, logits_fake = self.discriminator(real, y_real), self.discriminator(fake, y_fake)
-            loss_real = losses.d_loss_real(self.loss, logits_real)
-            loss_fake = losses.d_loss_fake(self.loss, logits_fake)
-            loss_d = loss_real + loss_fake
-            penalty = self.discriminator_penalty(real, fake, y_real, logits_real)
-            if penalty is not None:
-                loss_d = loss_d + penalty
+            loss_d, logs = self.objective.discriminator_loss(self, real, labels if self.num_classes else None, fake, y_fake)
             self.manual_backward(loss_d / self.accumulate)
+        self._logs.update(logs)
         self.d_micro += 1
         self.images_seen += n * self.trainer.world_size
         self._d_window_finite = self._d_window_finite and bool(torch.isfinite(loss_d))
-
-        self._logs.update({"loss/d_real": loss_real.detach(), "loss/d_fake": loss_fake.detach()})
-        if penalty is not None:
-            self._logs["loss/d_penalty"] = penalty.detach()
         if last_micro:
             self._optimizer_step(opt_d, self._d_window_finite, "discriminator")
             self._d_window_finite = True
             self.d_steps += 1
             if self.d_steps % self.n_dis == 0:
-                self._logs["loss/g"] = self._generator_step(opt_g, n)
+                self._generator_step(opt_g, n)
+
+    def _generator_step(self, opt_g, n: int) -> None:
+        total, finite = 0.0, True
+        for micro in range(self.accumulate):
+            with opt_g.toggle_model(sync_grad=micro == self.accumulate - 1):
+                z, y = self._latents(n, G_STREAM, self.g_steps * self.accumulate + micro)
+                loss_g, logs = self.objective.generator_loss(self, self.generator(z, y), y)
+                self.manual_backward(loss_g / self.accumulate)
+            finite = finite and bool(torch.isfinite(loss_g))
+            total = total + loss_g.detach() / self.accumulate
+            self._logs.update(logs)
+        self._optimizer_step(opt_g, finite, "generator")
+        self.g_steps += 1
+        self._logs["loss/g"] = total
+        if self.ema_updater is not None:
+            self.ema_updater.update(self)
+        else:
+            self.update_generator_ema(0.0)
+
+    @torch.no_grad()
+    def update_generator_ema(self, beta: float) -> None:
+        """Move `generator_ema` toward G: ema <- lerp(ema, G, 1 - beta) for parameters (beta 0: a copy); buffers
+        (BatchNorm statistics, spectral-norm vectors, stage) are copied."""
+        ema_params, live_params = list(self.generator_ema.parameters()), list(self.generator.parameters())
+        if beta == 0:
+            torch._foreach_copy_(ema_params, live_params)
+        else:
+            torch._foreach_lerp_(ema_params, live_params, 1 - beta)
+        for ema_buffer, live_buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            ema_buffer.copy_(live_buffer)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         """Log the latest scalars on the batches whose values Lightning writes to the logger (every
@@ -189,44 +226,24 @@ class GAN(pl.LightningModule):
         """Log the latest losses and gradient norms (the losses and kimg on the progress bar), learning rates and
         counters."""
         opt_g, opt_d = self.optimizers()
-        progress_bar = ("loss/d_real", "loss/d_fake", "loss/d_penalty", "loss/g", "loss/ortho")
-        self.log_dict({**{k: v for k, v in self._logs.items() if k in progress_bar}, "kimg": self.images_seen / 1000},
+        self.log_dict({**{k: v for k, v in self._logs.items() if k in PROGRESS_BAR}, "kimg": self.images_seen / 1000},
                       prog_bar=True)
-        self.log_dict({**{k: v for k, v in self._logs.items() if k not in progress_bar},
+        self.log_dict({**{k: v for k, v in self._logs.items() if k not in PROGRESS_BAR},
                        "progress/g_steps": float(self.g_steps), "progress/skipped_steps": float(self.skipped_steps),
                        "lr/g": opt_g.param_groups[0]["lr"], "lr/d": opt_d.param_groups[0]["lr"]})
 
-    def _generator_step(self, opt_g, n: int) -> torch.Tensor:
-        total, finite = 0.0, True
-        for micro in range(self.accumulate):
-            with opt_g.toggle_model(sync_grad=micro == self.accumulate - 1):
-                z, y = self._latents(n, G_STREAM, self.g_steps * self.accumulate + micro)
-                loss_g = losses.g_loss(self.loss, self.discriminator(self.generator(z, y), y))
-                self.manual_backward(loss_g / self.accumulate)
-            finite = finite and bool(torch.isfinite(loss_g))
-            total = total + loss_g.detach() / self.accumulate
-        self._optimizer_step(opt_g, finite, "generator")
-        self.g_steps += 1
-        return total
-
-    def discriminator_penalty(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None,
-                              logits_real: torch.Tensor) -> torch.Tensor | None:
-        """An extra term of the D loss (e.g. a gradient penalty); None for none. Subclasses override it."""
-        return None
-
     def on_before_optimizer_step(self, optimizer) -> None:
         """Runs after the backward passes (and after unscaling under 16-mixed), right before the optimizer updates:
-        adds the orthogonal regularisation gradient to G, records the gradient norm, drops a non-finite gradient
-        (so the step changes nothing) and clips."""
+        adds the objective's analytic gradients (e.g. orthogonal regularisation), records the gradient norm, drops
+        a non-finite gradient (so the step changes nothing) and clips."""
         scaler = self.grad_scaler()
         if scaler is not None and getattr(optimizer, "_step_supports_amp_scaling", False):
             scaler.unscale_(optimizer)  # fused optimizers unscale inside step(); clipping needs the true gradient now
-        is_generator = optimizer is self.optimizers(use_pl_optimizer=False)[0]
-        if self.ortho_reg and is_generator:
-            self._logs["loss/ortho"] = add_ortho_gradient(self.ortho_parameters(), self.ortho_reg)
+        network = "G" if optimizer is self.optimizers(use_pl_optimizer=False)[0] else "D"
+        self._logs.update(self.objective.before_optimizer_step(self, network))
         params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
         norm = torch.nn.utils.get_total_norm([p.grad for p in params])
-        self._logs["grad_norm/g" if is_generator else "grad_norm/d"] = norm
+        self._logs[f"grad_norm/{network.lower()}"] = norm
         self._grads_finite = bool(torch.isfinite(norm))
         if not self._grads_finite:
             for p in params:
@@ -237,10 +254,6 @@ class GAN(pl.LightningModule):
     def grad_scaler(self) -> torch.amp.GradScaler | None:
         """The GradScaler of 16-mixed training (None under 32-true and bf16-mixed)."""
         return getattr(self.trainer.precision_plugin, "scaler", None) if self._trainer is not None else None
-
-    def ortho_parameters(self) -> list[torch.Tensor]:
-        """G's weights under orthogonal regularisation: every tensor with >= 2 dims except the shared embedding."""
-        return [p for name, p in self.generator.named_parameters() if p.ndim >= 2 and not name.startswith("shared.")]
 
     def _optimizer_step(self, optimizer, loss_finite: bool, name: str) -> None:
         """Step, unless the loss on some rank or the gradient is not finite; stop after `max_nonfinite` skips in a
@@ -306,11 +319,11 @@ class GAN(pl.LightningModule):
 
         y: class per image (n,), one class for all, or None for random classes (ignored when unconditional).
         truncation: sample z from a normal truncated to [-truncation, truncation].
-        use_ema: use the EMA generator when one exists.
+        use_ema: use `generator_ema` (the moving average under `callbacks.EMA`, else a copy of G).
         standing_stats: if positive, sample from a copy of G whose BatchNorm statistics are re-estimated over this
             many batches of `batch_size` random samples (same truncation), as in BigGAN.
         """
-        generator = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
+        generator = self.generator_ema if use_ema else self.generator
         if standing_stats:
             generator = self.standing_stats_generator(generator, standing_stats, batch_size, truncation,
                                                       seed if seed is not None else self.seed)
@@ -335,10 +348,9 @@ class GAN(pl.LightningModule):
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None, generator: nn.Module | None = None,
                  batch_size: int = 256) -> torch.Tensor:
-        """Images (n, 3, H, W) in [-1, 1] from given z (n, z_dim) and labels (n,), with `generator` (default: the
-        EMA generator when there is one) in eval mode, in chunks of `batch_size`."""
-        if generator is None:
-            generator = self.generator_ema if self.generator_ema is not None else self.generator
+        """Images (n, 3, H, W) in [-1, 1] from given z (n, z_dim) and labels (n,), with `generator` (default:
+        `generator_ema`) in eval mode, in chunks of `batch_size`."""
+        generator = self.generator_ema if generator is None else generator
         was_training = generator.training
         generator.eval()
         try:
@@ -362,6 +374,25 @@ class GAN(pl.LightningModule):
 
         return accumulate_standing_stats(copy.deepcopy(generator), make_inputs, num_batches)
 
+    # ------------------------------------------------------------------------------------------- introspection
+
+    def describe(self) -> dict:
+        """Trainable parameter counts of G and D, in total and per top-level layer or block (and per stage for
+        progressive networks, which have `parameters_at`), with the hyperparameters."""
+        description = {
+            "model": type(self).__name__,
+            "generator_params": count_parameters(self.generator),
+            "discriminator_params": count_parameters(self.discriminator),
+            "generator_breakdown": parameter_breakdown(self.generator),
+            "discriminator_breakdown": parameter_breakdown(self.discriminator),
+            "objective": repr(self.objective),
+            "hparams": dict(self.hparams),
+        }
+        for name, network in (("generator", self.generator), ("discriminator", self.discriminator)):
+            if hasattr(network, "parameters_at"):
+                description[f"{name}_params_by_resolution"] = {r: network.parameters_at(r) for r in network.resolutions}
+        return description
+
     # ----------------------------------------------------------------------------------------------- checkpoints
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -372,8 +403,6 @@ class GAN(pl.LightningModule):
             "g_steps": self.g_steps,
             "images_seen": self.images_seen,
             "skipped_steps": self.skipped_steps,
-            "wandb_run_id": next((str(logger.version) for logger in self.trainer.loggers
-                                  if isinstance(logger, WandbLogger) and logger.version), None),
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -384,15 +413,7 @@ class GAN(pl.LightningModule):
             raise ValueError(f"this checkpoint holds a {state['model']} model and cannot be loaded into {type(self).__name__}")
         for key in ("d_micro", "d_steps", "g_steps", "images_seen", "skipped_steps"):
             setattr(self, key, state[key])
-        if self.generator_ema is None and any(k.startswith("generator_ema.") for k in checkpoint["state_dict"]):
-            self.attach_generator_ema()
-
-    def attach_generator_ema(self) -> nn.Module:
-        """Create `generator_ema`, a frozen copy of G (in the state dict, so checkpoints carry it)."""
-        if self.generator_ema is None:
-            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
-        return self.generator_ema
-
-
-def _cat(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
-    return None if a is None else torch.cat([a, b])
+        weights = checkpoint["state_dict"]
+        if not any(k.startswith("generator_ema.") for k in weights):  # written without an EMA: sample from G
+            weights.update({"generator_ema." + k[len("generator."):]: v for k, v in list(weights.items())
+                            if k.startswith("generator.")})

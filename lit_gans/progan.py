@@ -4,14 +4,9 @@ Defaults are the paper's: 1024 px, 512-d latent, WGAN-GP with lambda 10 and drif
 with lr 0.001 for G and D, one D step per G step. Growing is driven by `callbacks.ProGrowth`, which calls
 `set_stage(resolution, alpha)` from the number of images shown.
 """
-import torch
-
 from lit_gans.gan import GAN
-from lit_gans.gradient_penalty import gradient_penalty
-from lit_gans.latents import seeded_generator
 from lit_gans.networks.progan import ProGANDiscriminator, ProGANGenerator
-
-GP_STREAM = 3  # latent stream of the gradient penalty's interpolation weights
+from lit_gans.objective import Drift, GradientPenalty, Regularizer
 
 
 class ProGAN(GAN):
@@ -26,6 +21,8 @@ class ProGAN(GAN):
         loss: "wgan" (the paper's), "hinge" or "ns".
         gp_weight, gp_target: WGAN-GP lambda and target norm gamma (10 and 1; CIFAR used gamma 750). 0: no penalty.
         drift: weight of drift * D(x)^2 on reals (0.001).
+        The drift term and the gradient penalty (`lit_gans.objective.Drift`, `GradientPenalty`) come before any
+        other `regularizers`.
         The remaining arguments are those of `lit_gans.GAN`.
     """
 
@@ -46,39 +43,27 @@ class ProGAN(GAN):
         lr_d: float = 0.001,
         betas_g: tuple[float, float] = (0.0, 0.99),
         betas_d: tuple[float, float] = (0.0, 0.99),
+        regularizers: list[Regularizer] | None = None,
         **kwargs,
     ):
-        super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, lr_g=lr_g, lr_d=lr_d,
-                         betas_g=betas_g, betas_d=betas_d, **kwargs)
         if gp_weight < 0 or drift < 0 or gp_target <= 0:
             raise ValueError(f"gp_weight and drift must be >= 0 and gp_target > 0, got {gp_weight}, {drift}, {gp_target}")
+        own = [Drift(drift)] + ([GradientPenalty(gp_weight, gp_target)] if gp_weight else [])
+        super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, lr_g=lr_g, lr_d=lr_d,
+                         betas_g=betas_g, betas_d=betas_d, regularizers=own + list(regularizers or []), **kwargs)
         self.save_hyperparameters()
         self.resolution = resolution
         self.gp_weight, self.gp_target, self.drift = gp_weight, gp_target, drift
-        self.joint_discriminator_pass = False  # minibatch stddev must not mix reals and fakes
-        self.generator = ProGANGenerator(resolution, z_dim, num_classes, fmap_base, fmap_max)
-        self.discriminator = ProGANDiscriminator(resolution, num_classes, fmap_base, fmap_max, mbstd_group_size)
+        self.set_networks(ProGANGenerator(resolution, z_dim, num_classes, fmap_base, fmap_max),
+                          ProGANDiscriminator(resolution, num_classes, fmap_base, fmap_max, mbstd_group_size))
 
     def set_stage(self, resolution: int, alpha: float = 1.0) -> None:
         """Activate the `resolution` stage of G, D and the EMA generator, faded in with weight `alpha`."""
         for network in (self.generator, self.discriminator, self.generator_ema):
-            if network is not None:
-                network.set_stage(resolution, alpha)
+            network.set_stage(resolution, alpha)
 
     def stage(self) -> tuple[int, float]:
         return self.generator.stage()
 
     def at_full_resolution(self) -> bool:
         return self.stage()[0] == self.resolution
-
-    def discriminator_penalty(self, real, fake, labels, logits_real):
-        penalty = self.drift * logits_real.float().square().mean()
-        if self.gp_weight:
-            rank, world = self.rank_layout()  # this rank's rows of a global draw, as for the latents
-            rng = seeded_generator(self.seed, GP_STREAM, self.d_micro, device=self.device)
-            u = torch.rand(real.shape[0] * world, 1, 1, 1, generator=rng, device=self.device)[rank::world]
-            # compiled graphs support no double backward, so the penalty runs D's eager forward
-            discriminator = self.discriminator.forward if self.compile_networks else self.discriminator
-            gp = gradient_penalty(discriminator, real, fake, labels, u, self.gp_target, self.grad_scaler())
-            penalty = penalty + self.gp_weight * gp
-        return penalty

@@ -37,5 +37,5 @@ class SAGAN(GAN):
                          betas_g=betas_g, betas_d=betas_d, **kwargs)
         self.save_hyperparameters()
         self.resolution = resolution
-        self.generator = SAGANGenerator(resolution, z_dim, ch, num_classes, attn_res, bn_eps, sn_eps, init)
-        self.discriminator = SAGANDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init)
+        self.set_networks(SAGANGenerator(resolution, z_dim, ch, num_classes, attn_res, bn_eps, sn_eps, init),
+                          SAGANDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init))

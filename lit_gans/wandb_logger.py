@@ -56,7 +56,7 @@ class WandbLogger(LightningWandbLogger):
         super().__init__(project=project, save_dir=save_dir, offline=offline, log_model=log_model, **kwargs)
 
     def resume_from(self, ckpt_path: str | Path) -> str | None:
-        """Continue the W&B run recorded in a lit-gans checkpoint (same run id) instead of starting a new one.
+        """Continue the W&B run recorded in a checkpoint (by `callbacks.WandbRunId`) instead of starting a new one.
 
         Call before training starts (the CLI does it for `fit --ckpt_path`). Returns the run id, or None when the
         checkpoint records none or this logger already has a run or an explicit id.
@@ -66,7 +66,7 @@ class WandbLogger(LightningWandbLogger):
         if self._experiment is not None or self._wandb_init.get("id") is not None:
             return None
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
-        run_id = checkpoint.get("lit_gans", {}).get("wandb_run_id")
+        run_id = checkpoint.get("wandb", {}).get("run_id")
         if run_id:
             self._wandb_init["id"] = self._id = run_id  # WandbLogger opens runs with resume="allow"
             rank_zero_info(f"W&B: resuming run {run_id}")

@@ -12,7 +12,7 @@ from lit_gans.layers import ConditionalBatchNorm2d, spectral_norm_sigmas
 from lit_gans.networks import biggan, biggan_deep
 from lit_gans.networks.biggan import BigGANDiscriminator, BigGANGenerator
 from lit_gans.networks.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator
-from lit_gans.orthogonal_regularization import add_ortho_gradient, ortho_penalty
+from lit_gans.objective.orthogonal import add_ortho_gradient, ortho_penalty
 
 TINY_BIGGAN = dict(resolution=16, z_dim=18, ch=8, num_classes=10, shared_dim=8, attn_res=8)
 TINY_DEEP = dict(resolution=32, z_dim=8, ch=8, num_classes=10, shared_dim=8, attn_res=16)

@@ -140,11 +140,14 @@ def test_sagan_on_two_nodes_equals_one_process_and_so_does_its_fid(tmp_path, tin
     assert control_differences["generator"] > 30 * max(differences.values()), (control_differences, differences)
 
     # FID logged by the two nodes equals FID computed in one process from the same weights
-    evaluator = ImageMetrics(**metrics["init_args"])
-    evaluator.setup(None, cli.model, "fit")
+    from lit_gans.evaluation import Evaluator, generated_batches
+
+    settings = metrics["init_args"]
+    evaluator = Evaluator(settings["num_real"], settings["batch_size"], settings["kid_subsets"], settings["kid_subset_size"])
     cli.model.load_state_dict(distributed)
     cli.model.g_steps = 3  # the samples' seeds depend on the generator step
-    single_fid = evaluator.evaluate(cli.model, cli.datamodule)["metrics/fid"]
+    fakes = generated_batches(cli.model, settings["num_samples"], settings["batch_size"])
+    single_fid = evaluator.score(fakes, cli.datamodule)["metrics/fid"]
     assert logged(tmp_path / "logs", "metrics/fid") == pytest.approx(single_fid, rel=1e-4)
 
 
@@ -217,17 +220,18 @@ def test_a_requeued_slurm_job_resumes_from_its_requeue_checkpoint_and_w_and_b_ru
     finally:
         first.kill()  # the scheduler stops the job
         first.communicate()
-    saved = torch.load(run / "hpc_ckpt_1.ckpt", map_location="cpu", weights_only=True)["lit_gans"]
-    assert saved["g_steps"] >= 1 and saved["wandb_run_id"]
+    checkpoint = torch.load(run / "hpc_ckpt_1.ckpt", map_location="cpu", weights_only=True)
+    saved, run_id = checkpoint["lit_gans"], checkpoint["wandb"]["run_id"]
+    assert saved["g_steps"] >= 1 and run_id
 
     second = subprocess.run(command + [f"--trainer.callbacks.init_args.g_steps={saved['g_steps'] + 3}"],
                             env=slurm_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     output = second.stdout + second.stderr
-    assert "hpc_ckpt_1.ckpt" in output and f"W&B: resuming run {saved['wandb_run_id']}" in output
-    final = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)["lit_gans"]
-    assert final["g_steps"] == saved["g_steps"] + 3  # continued from the requeue checkpoint, not from scratch
-    assert final["wandb_run_id"] == saved["wandb_run_id"]
+    assert "hpc_ckpt_1.ckpt" in output and f"W&B: resuming run {run_id}" in output
+    final = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert final["lit_gans"]["g_steps"] == saved["g_steps"] + 3  # continued from the requeue checkpoint, not from scratch
+    assert final["wandb"]["run_id"] == run_id
 
 
 def test_the_example_sbatch_command_parses(capsys, monkeypatch):

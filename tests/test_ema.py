@@ -54,7 +54,6 @@ def test_ema_tracks_generator_only_and_updates_once_per_generator_step(tiny_saga
 
 def test_sampling_uses_the_ema_generator(tiny_sagan_kwargs):
     model = SAGAN(**tiny_sagan_kwargs)
-    model.attach_generator_ema()
     with torch.no_grad():
         for p in model.generator_ema.parameters():
             p.add_(0.5)

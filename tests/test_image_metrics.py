@@ -26,7 +26,7 @@ class ChannelStats(torch.nn.Module):
 def test_fid_and_kid_are_logged_and_match_an_independent_computation(tiny_sagan_kwargs, tmp_path):
     metrics = ImageMetrics(every_n_g_steps=2, num_samples=32, num_real=64, batch_size=16, kid_subsets=5,
                            kid_subset_size=16)
-    metrics.extractor = ChannelStats()
+    metrics.evaluator.extractor = ChannelStats()
     model = SAGAN(**tiny_sagan_kwargs)
     data = digits()
     trainer = make_trainer(metrics, StopAt(g_steps=4))
@@ -62,7 +62,7 @@ def test_model_checkpoint_keeps_the_best_checkpoint_by_fid(tiny_sagan_kwargs, tm
 
     metrics = ImageMetrics(every_n_g_steps=2, num_samples=16, num_real=32, batch_size=16, kid_subsets=3,
                            kid_subset_size=8)
-    metrics.extractor = ChannelStats()
+    metrics.evaluator.extractor = ChannelStats()
     best = ModelCheckpoint(dirpath=tmp_path, monitor="metrics/fid", mode="min", save_top_k=1,
                            every_n_train_steps=4)  # global steps: one D and one G step per batch = every 2 G steps
     make_trainer(metrics, StopAt(g_steps=8), best, enable_checkpointing=True).fit(SAGAN(**tiny_sagan_kwargs), digits())
@@ -87,12 +87,12 @@ def test_real_statistics_are_saved_and_reused_by_the_next_run(tiny_sagan_kwargs,
         torch.manual_seed(0)
         metrics = ImageMetrics(every_n_g_steps=2, num_samples=16, num_real=48, batch_size=16, kid_subsets=3,
                                kid_subset_size=8, stats_dir=str(tmp_path / "stats"))
-        metrics.extractor = CountingStats()
+        metrics.evaluator.extractor = CountingStats()
         make_trainer(metrics, StopAt(g_steps=2)).fit(SAGAN(**tiny_sagan_kwargs), digits())
         runs.append(metrics)
     assert len(list((tmp_path / "stats").glob("real-16px-*.pt"))) == 1
-    assert runs[0].extractor.images_seen - runs[1].extractor.images_seen == 48  # reals read once, by the first run
-    assert runs[1].extractor.images_seen == 1 + 16  # a probe of the feature size, then the fakes, once for both metrics
+    assert runs[0].evaluator.extractor.images_seen - runs[1].evaluator.extractor.images_seen == 48  # reals read once, by the first run
+    assert runs[1].evaluator.extractor.images_seen == 1 + 16  # a probe of the feature size, then the fakes, once for both metrics
     assert runs[1].history[0]["metrics/fid"] == pytest.approx(runs[0].history[0]["metrics/fid"], rel=1e-9)
 
 

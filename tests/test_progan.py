@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from callbacks import EMA, ProGrowth, StopAt
 from conftest import digits, make_trainer
 from lit_gans import SAGAN, ProGAN
-from lit_gans.gradient_penalty import gradient_penalty
+from lit_gans.objective.gradient_penalty import gradient_penalty
 from lit_gans.layers import EqualizedConv2d, EqualizedLinear, minibatch_stddev, pixel_norm
 from lit_gans.networks.progan import ProGANDiscriminator, ProGANGenerator
 

@@ -66,13 +66,13 @@ def test_accumulated_gradient_equals_full_batch_gradient(tiny_sagan_kwargs):
     D = model.discriminator
     D.eval()  # freeze the spectral-norm power iteration so both passes see the same weights
     x, y = torch.randn(8, 3, 16, 16), torch.randint(10, (8,))
-    from lit_gans.losses import d_loss_real
+    from lit_gans.objective import Hinge
 
-    d_loss_real("hinge", D(x, y)).backward()
+    Hinge().d_real(D(x, y)).backward()
     full = [p.grad.clone() for p in D.parameters()]
     D.zero_grad()
     for chunk in range(2):
-        (d_loss_real("hinge", D(x[chunk * 4:(chunk + 1) * 4], y[chunk * 4:(chunk + 1) * 4])) / 2).backward()
+        (Hinge().d_real(D(x[chunk * 4:(chunk + 1) * 4], y[chunk * 4:(chunk + 1) * 4])) / 2).backward()
     for a, p in zip(full, D.parameters()):
         assert torch.allclose(a, p.grad, atol=1e-6)
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
-from callbacks import SampleGrid, StopAt
+from callbacks import SampleGrid, StopAt, WandbRunId
 from conftest import digits
 from lit_gans import SAGAN
 from lit_gans.wandb_logger import WandbLogger, wandb_reachable
@@ -39,14 +39,14 @@ def test_resuming_from_a_checkpoint_continues_the_same_wandb_run(monkeypatch, ti
     monkeypatch.setenv("WANDB_MODE", "offline")
     first = WandbLogger(save_dir=str(tmp_path / "runs"))
     trainer = pl.Trainer(max_epochs=-1, logger=first, enable_progress_bar=False, enable_checkpointing=False,
-                         callbacks=[StopAt(g_steps=2)])
+                         callbacks=[StopAt(g_steps=2), WandbRunId()])
     trainer.fit(SAGAN(**tiny_sagan_kwargs), digits())
     trainer.save_checkpoint(tmp_path / "last.ckpt")
     run_id = first.version
     first.experiment.finish()
     import torch
 
-    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["lit_gans"]["wandb_run_id"] == run_id
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["wandb"]["run_id"] == run_id
 
     second = WandbLogger(save_dir=str(tmp_path / "runs"))
     assert second.resume_from(tmp_path / "last.ckpt") == run_id

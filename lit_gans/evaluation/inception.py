@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from datamodules.image_cache import default_cache_dir
+from lit_gans.cache import default_cache_dir
 
 TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
 FID_HELPER_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"

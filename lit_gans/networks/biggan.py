@@ -80,6 +80,8 @@ class BigGANGenerator(nn.Module):
     with E = `generator.shared.weight`.
     """
 
+    ortho_exempt = ("shared.",)  # orthogonal regularisation leaves the shared class embedding alone
+
     def __init__(
         self,
         resolution: int = 128,

@@ -38,6 +38,8 @@ class BigGANDeepGenerator(nn.Module):
     """z: (N, z_dim), y: (N,) int64 labels, (N, shared_dim) class embeddings, or None
     -> images (N, 3, resolution, resolution) in [-1, 1]."""
 
+    ortho_exempt = ("shared.",)  # orthogonal regularisation leaves the shared class embedding alone
+
     def __init__(
         self,
         resolution: int = 128,

@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lit_gans.layers import EqualizedConv2d, EqualizedLinear, minibatch_stddev, pixel_norm
+from lit_gans.parameters import count_parameters
 
 
 def progan_channels(resolution: int, fmap_base: int = 8192, fmap_max: int = 512) -> int:
@@ -104,9 +105,9 @@ class ProGANGenerator(Staged):
 
     def parameters_at(self, resolution: int) -> int:
         """Parameters of the network active at `resolution`, with that stage's toRGB only (paper Table 2)."""
-        shared = self.input.weight.numel() + self.input_bias.numel() + count(self.conv4)
-        blocks = sum(count(self.blocks[str(r)]) for r in self.resolutions[1:] if r <= resolution)
-        return shared + blocks + count(self.to_rgb[str(resolution)])
+        shared = self.input.weight.numel() + self.input_bias.numel() + count_parameters(self.conv4)
+        blocks = sum(count_parameters(self.blocks[str(r)]) for r in self.resolutions[1:] if r <= resolution)
+        return shared + blocks + count_parameters(self.to_rgb[str(resolution)])
 
 
 class ProGANDiscriminator(Staged):
@@ -114,6 +115,8 @@ class ProGANDiscriminator(Staged):
 
     During a fade-in to r: lerp(fromRGB_{r/2}(avgpool(x)), block_r(fromRGB_r(x)), alpha), then the lower blocks.
     """
+
+    batch_dependent = True  # minibatch standard deviation: reals and fakes go through D in separate forwards
 
     def __init__(self, resolution: int = 1024, num_classes: int = 0, fmap_base: int = 8192, fmap_max: int = 512,
                  mbstd_group_size: int = 4):
@@ -156,10 +159,6 @@ class ProGANDiscriminator(Staged):
 
     def parameters_at(self, resolution: int) -> int:
         """Parameters of the network active at `resolution`, with that stage's fromRGB only (paper Table 2)."""
-        head = count(self.conv4) + count(self.dense) + count(self.out) + (count(self.embed) if self.embed else 0)
-        blocks = sum(count(self.blocks[str(r)]) for r in self.resolutions[1:] if r <= resolution)
-        return head + blocks + count(self.from_rgb[str(resolution)])
-
-
-def count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+        head = sum(count_parameters(m) for m in (self.conv4, self.dense, self.out, self.embed))
+        blocks = sum(count_parameters(self.blocks[str(r)]) for r in self.resolutions[1:] if r <= resolution)
+        return head + blocks + count_parameters(self.from_rgb[str(resolution)])
