@@ -1,5 +1,5 @@
 """Memory of the FID and KID statistics as the number of samples grows to 50,000, with the metric objects the
-`ImageMetrics` callback and `lit-gans evaluate` use (torchmetrics FID with float64 running sums, KID).
+`Evaluator` (behind `callbacks.ImageMetrics` and `lit-gans evaluate`) uses (torchmetrics FID with float64 running sums, KID).
 
 The Inception forward is replaced by random 2048-d features: its time is linear in N and measured by
 `benchmarks/fid_speed.py`, its memory is set by the batch, not by N. What is measured here is what grows with N.

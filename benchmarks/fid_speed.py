@@ -1,4 +1,4 @@
-"""Time to compute FID between two sets of N images: lit-gans (the ImageMetrics path: FID Inception, features
+"""Time to compute FID between two sets of N images: lit-gans (the Evaluator path: FID Inception, features
 extracted once and fed to torchmetrics' running float64 statistics) against torch-fidelity's own
 `calculate_metrics` on the same images saved as PNG folders, with the same weights file, side by side.
 
@@ -67,7 +67,7 @@ def main() -> None:
     print(f"{args.images} + {args.images} images at {args.resolution} px, batch {args.batch}, weights {weights.name}")
     print("| method | seconds | FID |")
     print("|---|---|---|")
-    print(f"| lit-gans (ImageMetrics path) | {ours_s:.1f} | {ours:.4f} |")
+    print(f"| lit-gans (Evaluator path) | {ours_s:.1f} | {ours:.4f} |")
     print(f"| torch-fidelity calculate_metrics | {theirs_s:.1f} | {theirs:.4f} |")
     print(f"ratio (torch-fidelity / lit-gans): {theirs_s / ours_s:.2f}; relative FID difference "
           f"{abs(ours - theirs) / theirs:.2e}")

@@ -31,7 +31,8 @@ from pytorch_lightning.loggers import CSVLogger
 
 from callbacks import StopAt
 from datamodules import DigitsDataModule
-from lit_gans import SAGAN, losses
+from lit_gans import SAGAN
+from lit_gans.objective import Hinge
 
 CONFIGS = {
     "default": (dict(resolution=16, z_dim=64, ch=16, num_classes=10, attn_res=8, lr_g=2e-4, lr_d=2e-4), 64),
@@ -53,14 +54,14 @@ def plain_loop(model: SAGAN, data: DigitsDataModule, steps: int) -> float:
         with torch.no_grad():
             fake = generator(z, y)
         logits = discriminator(torch.cat([real, fake]), torch.cat([labels, y]))
-        loss_d = losses.d_loss_real("hinge", logits[:n]) + losses.d_loss_fake("hinge", logits[n:])
+        loss_d = Hinge().d_real(logits[:n]) + Hinge().d_fake(logits[n:])
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
 
         discriminator.requires_grad_(False)
         z, y = torch.randn(n, model.z_dim, generator=rng), torch.randint(10, (n,), generator=rng)
-        loss_g = losses.g_loss("hinge", discriminator(generator(z, y), y))
+        loss_g = Hinge().g(discriminator(generator(z, y), y))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()

@@ -14,7 +14,8 @@ import argparse
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from lit_gans import BigGAN, losses
+from lit_gans import BigGAN
+from lit_gans.objective import Hinge
 
 PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0}  # dense tensor-core peaks (SXM parts)
 
@@ -31,11 +32,11 @@ def training_step_flops(model: BigGAN, batch: int) -> dict[str, int]:
         with torch.no_grad():
             fake = generator(z, y)
         logits = discriminator(torch.cat([real, fake]), torch.cat([y, y]))
-        (losses.d_loss_real("hinge", logits[:batch]) + losses.d_loss_fake("hinge", logits[batch:])).backward()
+        (Hinge().d_real(logits[:batch]) + Hinge().d_fake(logits[batch:])).backward()
     counts["d_step"] = counter.get_total_flops()
     discriminator.requires_grad_(False)
     with FlopCounterMode(display=False) as counter:
-        losses.g_loss("hinge", discriminator(generator(z, y), y)).backward()
+        Hinge().g(discriminator(generator(z, y), y)).backward()
     counts["g_step"] = counter.get_total_flops()
     counts["total"] = counts["d_step"] + counts["g_step"]
     return counts

@@ -2,7 +2,7 @@
 import time
 
 import pytorch_lightning as pl
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_warn
 
 from datamodules import DigitsDataModule
 from lit_gans.evaluation.digits import DigitsScorer
@@ -35,7 +35,7 @@ class DigitsQuality(pl.Callback):
         if not isinstance(datamodule, DigitsDataModule) or pl_module.num_classes != 10:
             found = type(datamodule).__name__ if not isinstance(datamodule, DigitsDataModule) else (
                 f"a model with num_classes={pl_module.num_classes}")
-            rank_zero_info(f"DigitsQuality: skipped, it scores class-conditional models of the digits "
+            rank_zero_warn(f"DigitsQuality: skipped, it scores class-conditional models of the digits "
                            f"(DigitsDataModule, 10 classes) and this run has {found}")
             self.scorer = None
             return

@@ -1,10 +1,12 @@
 import os
+from pathlib import Path
 
 import pytest
 
 os.environ["WANDB_MODE"] = "disabled"
 os.environ["WANDB_SILENT"] = "true"
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY_SAGAN = dict(resolution=16, z_dim=16, ch=8, num_classes=10, attn_res=8)
 
 

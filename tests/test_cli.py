@@ -166,3 +166,103 @@ def test_evaluate_writes_fid_and_kid_of_a_trained_checkpoint(trained_checkpoint,
     scored = json.loads((tmp_path / "is.json").read_text())
     assert scored["fid"] == pytest.approx(written["fid"], rel=1e-6)  # same pool features
     assert 1 <= scored["inception_score"]["mean"] <= 1008 and scored["inception_score"]["std"] >= 0
+
+
+def image_folder(root: Path, count: int = 12, size: int = 40) -> Path:
+    """A folder of PNG photos-to-be (random colours), the layout `ImageFolderDataModule` reads."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / f"{i:03d}.png")
+    return root
+
+
+def short_run(tmp_path) -> list[str]:
+    """The default run's callbacks, stopped after two generator steps; checkpoints under tmp_path/ckpt."""
+    path = tmp_path / "short.yaml"
+    path.write_text(yaml.safe_dump({"trainer": {"callbacks": [
+        {"class_path": "callbacks.StopAt", "init_args": {"g_steps": 2}},
+        {"class_path": "callbacks.EMA", "init_args": {"half_life_kimg": 2, "rampup": 0.05}},
+        {"class_path": "callbacks.DigitsQuality", "init_args": {"every_n_g_steps": 1}},
+        {"class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
+         "init_args": {"dirpath": str(tmp_path / "ckpt"), "save_last": True}}]}}))
+    return ["--config", str(path), "--trainer.logger=false", "--trainer.enable_progress_bar=false"]
+
+
+def test_swapping_the_default_data_for_an_image_folder_just_runs(tmp_path):
+    """`lit-gans fit --data datamodules.ImageFolderDataModule --data.root my_images --data.resolution 32`: the
+    model takes the data's resolution and (no) classes, and the digits-only callback steps aside."""
+    root = image_folder(tmp_path / "my_images")
+    with pytest.warns(UserWarning, match="DigitsQuality: skipped"):
+        cli = main(["fit", "--data", "datamodules.ImageFolderDataModule", f"--data.root={root}", "--data.resolution",
+                    "32", f"--data.cache_dir={tmp_path / 'cache'}", "--data.num_workers=0", "--data.batch_size=4",
+                    *short_run(tmp_path)])
+    assert (cli.model.resolution, cli.model.num_classes) == (32, 0)
+    assert cli.model.g_steps == 2
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["hyper_parameters"]["resolution"] == 32
+
+
+def test_an_explicit_model_shape_that_does_not_fit_the_data_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="the data serves 16 px images but the model makes 32 px images"):
+        main(["fit", "--model.init_args.resolution=32", *TINY, *short_run(tmp_path)])
+    with pytest.raises(ValueError, match="conditioned on 7 classes but the data has 10 classes"):
+        main(["fit", "--model.init_args.num_classes=7", *TINY, *short_run(tmp_path)])
+
+
+@pytest.mark.timeout(600)
+def test_naming_the_number_of_devices_is_enough_for_ddp(tmp_path):
+    """`lit-gans fit --trainer.devices 2` picks the GAN strategy (DDP with find_unused_parameters) by itself."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "lit_gans", "fit", "--trainer.devices", "2",
+                           "--trainer.accelerator=cpu", *TINY, *short_run(tmp_path)],
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)["lit_gans"]
+    assert saved["g_steps"] == 2 and saved["images_seen"] == 2 * 16 * 2  # two ranks of 16 images per step
+    assert "MEMBER: 2/2" in done.stdout + done.stderr
+
+
+def test_the_gan_strategy_is_chosen_only_for_several_processes():
+    from lit_gans.strategy import wants_several_processes
+
+    assert wants_several_processes("cpu", 2) and wants_several_processes("cpu", "2") and wants_several_processes("cpu", 1, 2)
+    assert wants_several_processes("gpu", [0, 1]) and wants_several_processes("gpu", "0,1")
+    assert not wants_several_processes("cpu", 1) and not wants_several_processes("cpu", "1")
+    cli = main(["--trainer.devices=1", "--trainer.logger=false"], run=False)
+    assert type(cli.trainer.strategy).__name__ == "SingleDeviceStrategy"
+    named = main(["--trainer.devices=2", "--trainer.accelerator=cpu", "--trainer.strategy=ddp_spawn",
+                  "--trainer.logger=false"], run=False)
+    assert type(named.trainer.strategy).__name__ == "DDPStrategy" and named.trainer.strategy._start_method == "spawn"
+
+
+def test_bad_input_on_the_command_line_ends_with_its_message(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "lit_gans", "fit", "--model.init_args.loss", "hing", "--trainer.logger=false"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "lit-gans: error: unknown loss 'hing'; choose one of ('hinge', 'ns', 'wgan', 'ls')" in done.stderr
+    assert "Traceback" not in done.stderr and "NoneType" not in done.stderr and "Given value" not in done.stderr
+    missing = subprocess.run([sys.executable, "-m", "lit_gans", "sample", "--ckpt_path=missing.ckpt"],
+                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert missing.returncode == 1 and "lit-gans: error: checkpoint missing.ckpt does not exist" in missing.stderr
+    debug = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                           env={**os.environ, "LIT_GANS_DEBUG": "1"})
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_the_default_recipe_ships_with_the_package():
+    import configs
+
+    assert configs.recipe() == configs.recipe("sagan/digits.yaml")
+    assert configs.recipe().read_text() == (ROOT / "configs/sagan/digits.yaml").read_text()
+    with pytest.raises(FileNotFoundError, match="no recipe 'sagan/nope'; the recipes are"):
+        configs.recipe("sagan/nope")

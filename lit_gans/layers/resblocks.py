@@ -32,13 +32,16 @@ class DBlock(nn.Module):
 
     The first block of D skips the leading ReLU (its input is the image) and pools before its 1x1 shortcut conv;
     later blocks convolve then pool. The shortcut is learnable when channels change or the block downsamples,
-    and the identity otherwise. x: (N, C_in, H, W) -> (N, C_out, H/2, W/2) or (N, C_out, H, W).
+    and the identity otherwise. The first conv maps to `hidden_channels` (default: `out_channels`; SN-GAN's
+    STL-10 D keeps the input width). x: (N, C_in, H, W) -> (N, C_out, H/2, W/2) or (N, C_out, H, W).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, downsample: bool = True, preactivation: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, downsample: bool = True, preactivation: bool = True,
+                 hidden_channels: int | None = None):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        hidden_channels = hidden_channels or out_channels
+        self.conv1 = nn.Conv2d(in_channels, hidden_channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(hidden_channels, out_channels, 3, padding=1)
         learnable = in_channels != out_channels or downsample
         self.shortcut = nn.Conv2d(in_channels, out_channels, 1) if learnable else None
         self.downsample = downsample
