@@ -197,37 +197,6 @@ def write_sweep(rows: list[dict], stem: Path) -> None:
     plt.close(figure)
 
 
-def write_result(result: dict, path: Path) -> dict:
-    """Write an evaluation result as JSON and print it on one line."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result))
-    return result
-
-
-def write_sweep(rows: list[dict], stem: Path) -> None:
-    """A truncation sweep as <stem>.csv and, when matplotlib is installed, <stem>.png (FID and KID per threshold)."""
-    lines = ["truncation,fid,kid_mean,kid_std"] + [f"{r['truncation']},{r['fid']},{r['kid_mean']},{r['kid_std']}" for r in rows]
-    stem.with_suffix(".csv").write_text("\n".join(lines) + "\n")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: wrote the sweep as CSV only (pip install \".[metrics]\" for the plot)")
-        return
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    thresholds = [r["truncation"] for r in rows]
-    left.plot(thresholds, [r["fid"] for r in rows], "o-")
-    left.set(xlabel="truncation threshold", ylabel="FID")
-    right.errorbar(thresholds, [r["kid_mean"] for r in rows], yerr=[r["kid_std"] for r in rows], fmt="o-")
-    right.set(xlabel="truncation threshold", ylabel="KID")
-    figure.tight_layout()
-    figure.savefig(stem.with_suffix(".png"), dpi=100)
-    plt.close(figure)
-
-
 def load_weights(model: GAN, ckpt_path: str) -> None:
     """Load a training checkpoint's weights (EMA generator included) into an already built model."""
     if not Path(ckpt_path).is_file():
