@@ -9,7 +9,8 @@ class SNGAN(GAN):
     """Spectrally normalised ResNet D, BatchNorm ResNet G (`lit_gans.networks.sngan` lists the layouts).
 
     Args:
-        resolution: image size, 32 (CIFAR-10 layout) or 48 (STL-10 layout).
+        resolution: image size, 32 (CIFAR-10 layout) or 48 (STL-10 layout; the DataModules serve powers of two
+            only, so the 48 px networks are for use outside them).
         z_dim: latent size (128).
         g_ch, d_ch: channel widths of G and D (None: the paper's, 256 / 128 at 32 px and 512 / 1024 at 48 px).
         num_classes: 0 for unconditional; else class-conditional BatchNorm in G and a projection head in D.

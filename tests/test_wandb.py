@@ -8,6 +8,19 @@ from lit_gans import SAGAN
 from lit_gans.wandb_logger import WandbLogger, wandb_reachable
 
 
+def written_records(run: Path, expected: bytes, timeout: float = 60.0) -> bytes:
+    """The bytes of an offline run's .wandb file once they hold `expected` (W&B's service process may still be
+    writing after `finish()` returns on a loaded machine), or whatever is there after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        records = b"".join(path.read_bytes() for path in run.glob("*.wandb"))
+        if expected in records or time.monotonic() > deadline:
+            return records
+        time.sleep(0.5)
+
+
 def test_without_credentials_the_logger_goes_offline_without_touching_the_network(monkeypatch, tmp_path):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
@@ -28,7 +41,7 @@ def test_offline_run_holds_logged_metrics_and_sample_images(monkeypatch, tiny_sa
     run = next((tmp_path / "runs" / "wandb").glob("offline-run-*"))
     images = list((run / "files" / "media" / "images").glob("samples_*.png"))
     assert len(images) == 2  # at generator step 2 and at the end
-    records = next(run.glob("*.wandb")).read_bytes()
+    records = written_records(run, b"loss/d_real")
     assert b"loss/d_real" in records and b"kimg" in records
     assert b"attn_res" in records  # the module's hyperparameters
     local = list(Path(tmp_path / "runs" / "lit-gans").rglob("samples/*.png"))
@@ -116,6 +129,6 @@ def test_checkpoints_are_logged_as_model_artifacts_even_offline(monkeypatch, tin
     run_id = logger.experiment.id
     logger.experiment.finish()
     run = next((tmp_path / "runs" / "wandb").glob(f"offline-run-*-{run_id}"))
-    records = next(run.glob("*.wandb")).read_bytes()
+    records = written_records(run, f"model-{run_id}".encode())
     assert f"model-{run_id}".encode() in records and b"model.ckpt" in records  # artifact records of the run
     assert records.count(b"original_filename") >= 2  # saves at global steps 4 and 8 (generator steps 2 and 4)
