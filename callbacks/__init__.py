@@ -1,6 +1,7 @@
 """Callbacks: EMA of the generator, sample grids, quality checks, diagnostics and stopping rules. All composable in
 Python."""
 from callbacks.digits_quality import DigitsQuality
+from callbacks.discriminator_memorization import DiscriminatorMemorization
 from callbacks.ema import EMA
 from callbacks.image_metrics import ImageMetrics
 from callbacks.progrowth import ProGrowth
@@ -9,4 +10,4 @@ from callbacks.singular_values import SingularValues
 from callbacks.stop_at import StopAt
 from callbacks.wandb_run_id import WandbRunId
 
-__all__ = ["DigitsQuality", "EMA", "ImageMetrics", "ProGrowth", "SampleGrid", "SingularValues", "StopAt", "WandbRunId"]
+__all__ = ["DigitsQuality", "DiscriminatorMemorization", "EMA", "ImageMetrics", "ProGrowth", "SampleGrid", "SingularValues", "StopAt", "WandbRunId"]

@@ -75,6 +75,8 @@ class GANDataModule(pl.LightningDataModule):
         self._schedule: Schedule | None = None
         self.levels = None
         self.labels: np.ndarray | None = None
+        self.held_out_levels = None  # the held-out split, when the dataset has one (see `load_held_out`)
+        self.held_out_labels_array: np.ndarray | None = None
 
     @classmethod
     def declared_classes(cls, **init_args) -> int | None:
@@ -86,9 +88,17 @@ class GANDataModule(pl.LightningDataModule):
         """(levels {res: uint8 (N, 3, res, res)}, labels int64 (N,)) for resolutions `self.resolutions`."""
         raise NotImplementedError
 
+    def load_held_out(self):
+        """(levels, labels) of images kept out of training (a test or validation split), as `load` returns them,
+        or None when the dataset has none. Subclasses with a held-out split override it."""
+        return None
+
     def setup(self, stage: str | None = None) -> None:
         if self.levels is None:
             self.levels, self.labels = self.load()
+            held_out = self.load_held_out()
+            if held_out is not None:
+                self.held_out_levels, self.held_out_labels_array = held_out
 
     # ------------------------------------------------------------------------- reference images (public interface)
     # What evaluation and callbacks read; nothing outside `datamodules/` touches levels, caches or their files.
@@ -105,22 +115,40 @@ class GANDataModule(pl.LightningDataModule):
     @property
     def num_images(self) -> int:
         """Number of training images (loads the data on first use)."""
-        self.setup("fit")
-        return len(self.labels)
+        return self.split_size("train")
 
-    def images(self, indices, resolution: int | None = None) -> torch.Tensor:
-        """Training images at `indices` (ascending reads are fastest) as uint8 (B, 3, r, r), r = `resolution`
-        (default: the full resolution), unflipped."""
+    @property
+    def has_held_out(self) -> bool:
+        """Whether the dataset has images kept out of training (split "held_out")."""
         self.setup("fit")
+        return self.held_out_levels is not None
+
+    def split_size(self, split: str = "train") -> int:
+        """Number of images of a split: "train" or "held_out"."""
+        return len(self._split(split)[1])
+
+    def images(self, indices, resolution: int | None = None, split: str = "train") -> torch.Tensor:
+        """Images of a split ("train" or "held_out") at `indices` (ascending reads are fastest) as uint8
+        (B, 3, r, r), r = `resolution` (default: the full resolution), unflipped."""
+        levels, _ = self._split(split)
         resolution = resolution or self.resolution
         if resolution not in self.resolutions:
             raise ValueError(f"resolution {resolution} is not served; choose from {self.resolutions}")
-        return torch.as_tensor(np.asarray(self.levels[resolution][np.asarray(indices)]))
+        return torch.as_tensor(np.asarray(levels[resolution][np.asarray(indices)]))
 
-    def image_labels(self, indices) -> torch.Tensor:
-        """Class labels (B,) int64 of the training images at `indices`."""
+    def image_labels(self, indices, split: str = "train") -> torch.Tensor:
+        """Class labels (B,) int64 of the images of a split at `indices`."""
+        return torch.as_tensor(self._split(split)[1][np.asarray(indices)], dtype=torch.long)
+
+    def _split(self, split: str):
         self.setup("fit")
-        return torch.as_tensor(self.labels[np.asarray(indices)], dtype=torch.long)
+        if split == "train":
+            return self.levels, self.labels
+        if split != "held_out":
+            raise ValueError(f"unknown split {split!r}; choose 'train' or 'held_out'")
+        if self.held_out_levels is None:
+            raise ValueError(f"{type(self).__name__} has no held-out split")
+        return self.held_out_levels, self.held_out_labels_array
 
     # ------------------------------------------------------------------------------------------ resolution control
 

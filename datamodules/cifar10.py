@@ -8,12 +8,14 @@ from datamodules.base import GANDataModule
 from datamodules.pyramid import build_pyramid
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCHES = ("test_batch",)
 
 
-def load_cifar10(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """The 50,000 training images (N, 3, 32, 32) uint8 and labels (N,) int64 from the pickled batches under root."""
+def load_cifar10(root: Path, batches: tuple[str, ...] = TRAIN_BATCHES) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images (N, 3, 32, 32) uint8 and labels (N,) int64 of the pickled batches under root (default: the
+    50,000 training images)."""
     images, labels = [], []
-    for name in TRAIN_BATCHES:
+    for name in batches:
         path = root / name
         if not path.is_file():
             raise FileNotFoundError(f"CIFAR-10 batch {path} is missing; expected {root}/data_batch_1 ... data_batch_5 "
@@ -29,7 +31,8 @@ def load_cifar10(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class CIFAR10DataModule(GANDataModule):
-    """The CIFAR-10 training set held in memory as a uint8 pyramid (200 MB), class-conditional.
+    """The CIFAR-10 training set held in memory as a uint8 pyramid (200 MB), class-conditional. The 10,000 test
+    images (`test_batch`, when present) are the held-out split.
 
     Args:
         root: the extracted `cifar-10-batches-py` folder.
@@ -50,4 +53,10 @@ class CIFAR10DataModule(GANDataModule):
 
     def load(self):
         images, labels = load_cifar10(self.root)
+        return build_pyramid(images), labels.numpy()
+
+    def load_held_out(self):
+        if not (self.root / TEST_BATCHES[0]).is_file():
+            return None
+        images, labels = load_cifar10(self.root, TEST_BATCHES)
         return build_pyramid(images), labels.numpy()

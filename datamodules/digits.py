@@ -25,6 +25,11 @@ def load_digits_tensors(resolution: int, held_out: float = 0.2, seed: int = 0):
     return images[train_idx], labels[train_idx], images[held_idx], labels[held_idx]
 
 
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float -> the uint8 the pyramid stores."""
+    return ((images + 1) * 127.5).round().to(torch.uint8)
+
+
 class DigitsDataModule(GANDataModule):
     """Class-conditional digits at `resolution` px (8x8 originals, bilinearly upsampled, stored as uint8), 10 classes.
 
@@ -55,5 +60,8 @@ class DigitsDataModule(GANDataModule):
         train_x, train_y, held_x, held_y = load_digits_tensors(self.resolution, self.held_out, self.seed)
         self.train_images, self.train_labels = train_x, train_y
         self.held_out_images, self.held_out_labels = held_x, held_y
-        uint8 = ((train_x + 1) * 127.5).round().to(torch.uint8)
-        return build_pyramid(uint8), train_y.numpy()
+        return build_pyramid(quantize(train_x)), train_y.numpy()
+
+    def load_held_out(self):
+        """The stratified held-out digits (`held_out` of the 1,797), never shown to D."""
+        return build_pyramid(quantize(self.held_out_images)), self.held_out_labels.numpy()
