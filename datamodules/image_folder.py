@@ -68,19 +68,35 @@ class ImageFolderDataModule(CachedDataModule):
 class ImageNetDataModule(ImageFolderDataModule):
     """ImageNet (ILSVRC-2012) train split in the ImageFolder layout, <root>/<wnid>/*.JPEG, 1000 classes (or the
     `classes` subset), labels from the sorted wnids; center crop on the short side, then resize (BigGAN's
-    preprocessing)."""
+    preprocessing). With `val_root`, the validation images in the same layout (<val_root>/<wnid>/*.JPEG, the usual
+    reorganisation of ILSVRC2012_img_val) are the held-out split, cached like the training images.
+
+    Args:
+        val_root: optional validation folder holding every training class (others are ignored).
+        The others are those of `ImageFolderDataModule`.
+    """
 
     name = "imagenet"
 
     @classmethod
     def declared_classes(cls, **init_args) -> int | None:
-        return len(init_args["classes"]) if init_args.get("classes") else 1000
+        counted = super().declared_classes(**{**init_args, "labelled": True})
+        return counted if counted is not None else 1000  # the full ImageNet, when the folder is not here
 
     def __init__(self, root: str, resolution: int = 128, classes: list[str] | None = None, batch_size: int = 64,
                  num_workers: int = 8, flip: bool = False, seed: int = 0, batch_sizes: dict[int, int] | None = None,
-                 cache_dir: str | None = None):
+                 cache_dir: str | None = None, val_root: str | None = None):
         super().__init__(root, resolution, True, classes, batch_size, num_workers, flip, seed, batch_sizes, cache_dir)
         self.layout = "<root>/<wnid>/<image>.JPEG, e.g. ILSVRC2012/train/n01440764/n01440764_10026.JPEG"
+        self.val_root = val_root
+
+    def load_held_out(self):
+        if self.val_root is None:
+            return None
+        validation = ImageNetDataModule(self.val_root, self.resolution, self.class_subset or self.classes,
+                                        num_workers=self.num_workers, cache_dir=str(self.cache_dir))
+        validation.setup("fit")  # restricted to the training classes, with the same labels; a missing one is an error
+        return validation.levels, validation.labels
 
 
 class CelebAHQDataModule(ImageFolderDataModule):

@@ -92,3 +92,35 @@ def test_without_a_held_out_split_only_the_training_side_is_logged(tmp_path):
     keys = set(probe.history[0])
     assert "memorization/train_real_frac" in keys and "memorization/r_t" in keys
     assert not any("held_out" in k or "gap" in k for k in keys)
+
+
+def test_imagenet_validation_folder_is_the_held_out_split(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 3), ("val", 2)):
+        for wnid in ("n01", "n02"):
+            (tmp_path / split / wnid).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(
+                    tmp_path / split / wnid / f"{i}.png")
+    from datamodules import ImageNetDataModule
+
+    dm = ImageNetDataModule(str(tmp_path / "train"), resolution=8, num_workers=0, cache_dir=str(tmp_path / "c"),
+                            val_root=str(tmp_path / "val"))
+    assert dm.has_held_out and (dm.num_images, dm.split_size("held_out")) == (6, 4)
+    assert dm.image_labels(range(4), split="held_out").tolist() == [0, 0, 1, 1]
+    assert not ImageNetDataModule(str(tmp_path / "train"), resolution=8, num_workers=0,
+                                  cache_dir=str(tmp_path / "c")).has_held_out
+    (tmp_path / "val" / "n03").mkdir()  # a class the training set lacks is ignored
+    Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(tmp_path / "val" / "n03" / "0.png")
+    dm = ImageNetDataModule(str(tmp_path / "train"), resolution=8, num_workers=0, cache_dir=str(tmp_path / "c"),
+                            val_root=str(tmp_path / "val"))
+    assert dm.split_size("held_out") == 4
+    for path in (tmp_path / "val" / "n02").iterdir():
+        path.unlink()
+    with pytest.raises(FileNotFoundError, match=r"classes \['n02'\] have no images"):
+        ImageNetDataModule(str(tmp_path / "train"), resolution=8, num_workers=0, cache_dir=str(tmp_path / "c"),
+                           val_root=str(tmp_path / "val")).has_held_out
+    assert ImageNetDataModule.declared_classes(root=str(tmp_path / "train")) == 2
+    assert ImageNetDataModule.declared_classes(root=str(tmp_path / "nowhere")) == 1000
