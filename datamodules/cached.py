@@ -6,8 +6,8 @@ from torch.utils.data import Dataset
 
 from datamodules.base import GANDataModule
 from datamodules.decode import Box, decode_square
-from datamodules.image_cache import (ImageCache, build_image_cache, default_cache_dir, fingerprint, is_complete,
-                                     wait_for_cache)
+from datamodules.image_cache import ImageCache, build_image_cache, is_complete, wait_for_cache
+from lit_gans.cache import default_cache_dir, fingerprint
 
 
 class Decoder(Dataset):

@@ -24,7 +24,6 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from datamodules.pyramid import build_pyramid, pyramid_resolutions
-from lit_gans.cache import default_cache_dir, fingerprint  # noqa: F401  (the DataModules import them from here)
 
 FORMAT_VERSION = 1
 CHUNK = 256

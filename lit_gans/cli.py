@@ -45,6 +45,9 @@ class SaveRunConfig(SaveConfigCallback):
 
 
 class GANCLI(LightningCLI):
+    """LightningCLI with lit-gans' subcommands, the model shape taken from the data, and the GAN strategy for
+    several processes."""
+
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
         return {
@@ -67,7 +70,8 @@ class GANCLI(LightningCLI):
 
     def follow_the_data(self, config) -> None:
         """Set the model's `resolution` and `num_classes` from the data, where the user did not give them (with
-        --ckpt_path, the checkpoint's hyperparameters decide)."""
+        --ckpt_path, the checkpoint's hyperparameters decide). Not jsonargparse's `link_arguments`: a linked
+        target silently overrides a value the user gave, and a mismatch given explicitly must be refused."""
         model, data = config.get("model"), config.get("data")
         if config.get("ckpt_path") or model is None or data is None or model.get("init_args") is None or data.get("init_args") is None:
             return
@@ -97,9 +101,9 @@ def explicit_model_args(args) -> set[str]:
         return set((args.get("model") or {}).get("init_args") or {})
     given, args = set(), [str(a) for a in args]
     for i, arg in enumerate(args):
-        for prefix in ("--model.init_args.", "--model."):
-            if arg.startswith(prefix):
-                given.add(arg[len(prefix):].split("=", 1)[0])
+        prefix = next((p for p in ("--model.init_args.", "--model.") if arg.startswith(p)), None)
+        if prefix is not None:
+            given.add(arg[len(prefix):].split("=", 1)[0])
         if arg in ("--config", "-c") and i + 1 < len(args) or arg.startswith("--config="):
             path = Path(arg.split("=", 1)[1] if "=" in arg else args[i + 1])
             if path.is_file():
