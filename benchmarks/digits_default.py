@@ -1,7 +1,8 @@
 """Benchmark of the default main job (`lit-gans fit`, no arguments): wall-clock time to classifier accuracy.
 
 Runs the job exactly as the CLI does and prints the DigitsQuality history: generator step, kimg, seconds since the
-start of training, classifier accuracy on 1,000 class-conditional EMA samples, and the digits-feature FID; then the
+start of training, and the scores of 1,000 class-conditional EMA samples (classifier accuracy, digits-feature FID,
+precision, recall, within-class spread), with the real-vs-real reference and the targets; then the
 DiscriminatorMemorization history (D's train vs held-out scores) as a table and, with matplotlib, the plot
 benchmarks/memorization_<config name>.png.
 
@@ -33,12 +34,18 @@ if __name__ == "__main__":
     quality = next(c for c in cli.trainer.callbacks if isinstance(c, DigitsQuality))
     print(f"machine: {machine()}")
     print(f"whole command incl. imports-free setup: {total:.0f} s")
-    print("| G steps | kimg | seconds | accuracy | lowest class accuracy | digits FID |")
-    print("|---|---|---|---|---|---|")
-    for row in quality.history:
+    print("| G steps | kimg | seconds | accuracy | lowest class accuracy | digits FID | precision | recall | spread |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    real = quality.reference
+    for row in [*quality.history, {**real, "g_step": "real digits", "kimg": float("nan"), "seconds": float("nan")}]:
         print(f"| {row['g_step']} | {row['kimg']:.1f} | {row['seconds']:.0f} | {row['accuracy']:.3f} | "
-              f"{min(row['accuracy_per_class'].values()):.2f} | {row['fid']:.1f} |")
-    print(json.dumps(quality.history[-1]))
+              f"{min(row['accuracy_per_class'].values()):.2f} | {row['fid']:.1f} | {row['precision']:.3f} | "
+              f"{row['recall']:.3f} | {row['spread']:.3f} |")
+    last = quality.history[-1]
+    print("targets: accuracy >= 0.95: {}; FID <= 2.5 x real ({:.1f}): {}; recall >= 0.8 x real ({:.3f}): {}; "
+          "spread >= 0.8: {}".format(last["accuracy"] >= 0.95, 2.5 * real["fid"], last["fid"] <= 2.5 * real["fid"],
+                                     0.8 * real["recall"], last["recall"] >= 0.8 * real["recall"], last["spread"] >= 0.8))
+    print(json.dumps({k: v for k, v in last.items() if not k.endswith("per_class")}))
     probe = next((c for c in cli.trainer.callbacks if isinstance(c, DiscriminatorMemorization)), None)
     if probe is not None and probe.history:
         print("| G steps | kimg | train scored real | held-out scored real | gap | fakes scored real | r_t |")

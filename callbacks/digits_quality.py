@@ -1,10 +1,12 @@
-"""Track the quality of the digits default during training: classifier accuracy and a digits-feature FID."""
+"""Track the quality of the digits default during training: classifier accuracy, a digits-feature FID, precision,
+recall and within-class spread."""
 import time
 
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_warn
 
 from datamodules import DigitsDataModule
+from datamodules.digits import load_digits_tensors
 from lit_gans.evaluation.digits import DigitsScorer
 
 
@@ -12,8 +14,10 @@ class DigitsQuality(pl.Callback):
     """Every `every_n_g_steps` generator steps and at the end of training, score `per_class` generated digits of each
     class (EMA generator) with a classifier trained on the real training split.
 
-    Logs digits/accuracy, digits/fid and digits/accuracy_<class>. Results are kept in `self.history` (a list of
-    dicts with g_step, kimg, seconds since the start of training, accuracy, accuracy_per_class, fid) and `self.last`.
+    Logs digits/accuracy, digits/fid, digits/precision, digits/recall, digits/spread and digits/accuracy_<class>
+    (`lit_gans.evaluation.digits`), and once, at the start, the same numbers for real training digits under
+    digits_real/ (the real-vs-real reference; also in `self.reference`). Results are kept in `self.history` (a
+    list of dicts with g_step, kimg, seconds since the start of training and the scores) and `self.last`.
     It scores only class-conditional models trained on `datamodules.DigitsDataModule` and says once that it is
     skipped otherwise, so a digits config keeps working when its data is swapped. A progressive model is scored
     only once its active stage has reached the data's full resolution.
@@ -29,6 +33,11 @@ class DigitsQuality(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
         self.started = time.perf_counter()
+        if self.scorer is not None:
+            metrics = {k.replace("digits/", "digits_real/"): v for k, v in self.metrics(self.reference).items()
+                       if "accuracy_" not in k}
+            for logger in trainer.loggers:
+                logger.log_metrics(metrics, step=trainer.fit_loop.total_batch_idx)
 
     def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
         datamodule = trainer.datamodule
@@ -39,10 +48,15 @@ class DigitsQuality(pl.Callback):
                            f"(DigitsDataModule, 10 classes) and this run has {found}")
             self.scorer = None
             return
-        datamodule.setup("fit")
-        train_x, train_y = datamodule.train_images, datamodule.train_labels
-        self.scorer = DigitsScorer.fit(train_x, train_y, datamodule.held_out_images, datamodule.held_out_labels,
-                                       seed=self.seed)
+        # the whole training split, even when D trains on a fraction of it, so that scores stay comparable
+        train_x, train_y, held_x, held_y = load_digits_tensors(datamodule.resolution, datamodule.held_out, datamodule.seed)
+        self.scorer = DigitsScorer.fit(train_x, train_y, held_x, held_y, seed=self.seed,
+                                       reference_per_class=self.per_class)
+
+    @property
+    def reference(self) -> dict | None:
+        """The scores of real training digits (`per_class` of each class): what a perfect generator would get."""
+        return self.scorer.reference if self.scorer is not None else None
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         step = pl_module.g_steps
@@ -71,6 +85,6 @@ class DigitsQuality(pl.Callback):
 
     @staticmethod
     def metrics(result: dict) -> dict[str, float]:
-        metrics = {"digits/accuracy": result["accuracy"], "digits/fid": result["fid"]}
+        metrics = {f"digits/{k}": result[k] for k in ("accuracy", "fid", "precision", "recall", "spread")}
         metrics.update({f"digits/accuracy_{c}": a for c, a in result["accuracy_per_class"].items()})
         return metrics

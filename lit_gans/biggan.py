@@ -17,6 +17,7 @@ class BigGAN(GAN):
         resolution: image size, one of 16, 32, 64, 128, 256, 512.
         z_dim: latent size; with `hier`, divisible by the number of G blocks + 1.
         ch: channel multiplier of G and D (96 in the paper).
+        d_ch: channel multiplier of D when it differs from G's (StudioGAN's CIFAR-10 BigGAN: G 96, D 48); None: ch.
         num_classes: number of classes (0: unconditional).
         shared_dim: size of the shared class embedding (0: per-class BatchNorm tables, as in the CIFAR recipe).
         hier: split z hierarchically across G's blocks.
@@ -49,6 +50,7 @@ class BigGAN(GAN):
         adam_eps: float = 1e-6,
         ortho_reg: float = 1e-4,
         regularizers: list[Regularizer] | None = None,
+        d_ch: int | None = None,
         **kwargs,
     ):
         if ortho_reg < 0:
@@ -62,4 +64,4 @@ class BigGAN(GAN):
         self.resolution = resolution
         self.set_networks(BigGANGenerator(resolution, z_dim, ch, num_classes, shared_dim, hier, attn_res, bn_eps,
                                           sn_eps, init),
-                          BigGANDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init))
+                          BigGANDiscriminator(resolution, d_ch or ch, num_classes, attn_res, sn_eps, init))

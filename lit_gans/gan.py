@@ -172,7 +172,8 @@ class GAN(pl.LightningModule):
             z, y_fake = self._latents(n, D_STREAM, self.d_micro)
             with torch.no_grad():
                 fake = self.generator(z, y_fake)
-            loss_d, logs = self.objective.discriminator_loss(self, real, labels if self.num_classes else None, fake, y_fake)
+            loss_d, logs = self.objective.discriminator_loss(self, real, labels if self.num_classes else None, fake,
+                                                             y_fake, z)
             self.manual_backward(loss_d / self.accumulate)
         self._logs.update(logs)
         self.d_micro += 1
@@ -189,8 +190,9 @@ class GAN(pl.LightningModule):
         total, finite = 0.0, True
         for micro in range(self.accumulate):
             with opt_g.toggle_model(sync_grad=micro == self.accumulate - 1):
-                z, y = self._latents(n, G_STREAM, self.g_steps * self.accumulate + micro)
-                loss_g, logs = self.objective.generator_loss(self, self.generator(z, y), y)
+                index = self.g_steps * self.accumulate + micro
+                z, y = self._latents(n, G_STREAM, index)
+                loss_g, logs = self.objective.generator_loss(self, self.generator(z, y), y, z, index)
                 self.manual_backward(loss_g / self.accumulate)
             finite = finite and bool(torch.isfinite(loss_g))
             total = total + loss_g.detach() / self.accumulate

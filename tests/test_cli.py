@@ -102,6 +102,7 @@ def test_paper_configs_state_paper_counts():
     assert stated_counts(ROOT / "configs/biggan/imagenet128.yaml") == (70_433_988, 87_982_370)
     assert stated_counts(ROOT / "configs/biggan_deep/imagenet128.yaml") == (50_244_484, 34_590_210)
     assert stated_counts(ROOT / "configs/biggan/cifar32.yaml") == (4_304_387, 4_207_361)
+    assert stated_counts(ROOT / "configs/biggan/cifar32_diffaug_lecam.yaml") == (9_416_196, 2_415_170)  # StudioGAN's
 
 
 def test_config_mistakes_are_reported(capsys):

@@ -27,6 +27,7 @@ class Module:
     def __init__(self, discriminator, d_steps=0, g_steps=0):
         self.discriminator, self.generator = discriminator, None
         self.d_steps, self.g_steps, self.d_micro, self.seed, self.compile_networks = d_steps, g_steps, 0, 0, False
+        self.device = torch.device("cpu")
 
     def rank_layout(self):
         return 0, 1
@@ -105,7 +106,7 @@ class Recording(Augment):
         self.factor = factor
         self.calls = []
 
-    def forward(self, images):
+    def forward(self, images, draws=None):
         self.calls.append((len(images), images.requires_grad))
         return images * self.factor
 
@@ -114,8 +115,8 @@ def test_the_augmentation_sees_reals_and_fakes_in_both_steps_and_carries_g_gradi
     augment = Recording()
     model = SAGAN(**tiny_sagan_kwargs, augment=augment)
     make_trainer(StopAt(g_steps=1)).fit(model, digits(batch_size=8))
-    # D step: one forward of cat([8 reals, 8 fakes]), fakes without G's graph; G step: 8 fakes with G's graph
-    assert augment.calls == [(16, False), (8, True)]
+    # D step: 8 reals and 8 fakes (one D forward of both), fakes without G's graph; G step: 8 fakes with G's graph
+    assert augment.calls == [(8, False), (8, False), (8, True)]
 
     progan = ProGAN(resolution=8, z_dim=16, fmap_base=64, fmap_max=16, augment=Recording())
     make_trainer(StopAt(g_steps=1)).fit(progan, digits(batch_size=4, resolution=8))

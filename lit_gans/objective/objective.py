@@ -1,12 +1,13 @@
 """The training objective: everything a GAN's training step computes, in one object.
 
     objective = Objective("hinge", regularizers=[R1(gamma=0.1, interval=16)], augment=MyAugment())
-    loss_d, logs = objective.discriminator_loss(module, real, y_real, fake, y_fake)   # D step
-    loss_g, logs = objective.generator_loss(module, fake, y_fake)                       # G step
+    loss_d, logs = objective.discriminator_loss(module, real, y_real, fake, y_fake, z)   # D step
+    loss_g, logs = objective.generator_loss(module, fake, y_fake, z)                       # G step
     logs = objective.before_optimizer_step(module, "G")                                 # analytic terms
 
 `module` is the GAN whose step this is: the objective reads its discriminator and counters and nothing else. The
-augmentation applies to every image D sees: reals and fakes, in both steps and in the penalties. Discriminators
+augmentation applies to every image D sees: reals and fakes, in both steps and in the penalties, each with its own
+draw keyed by (seed, purpose, step), so that a resumed run augments exactly as the uninterrupted one. Discriminators
 whose output for one image depends on the rest of the batch (`batch_dependent = True`, e.g. minibatch standard
 deviation) see reals and fakes in separate forwards; the others in one forward of cat([real, fake]).
 """
@@ -14,9 +15,12 @@ import torch
 import torch.nn as nn
 
 from lit_gans.objective.adversarial import AdversarialLoss, adversarial_loss
-from lit_gans.objective.augment import Augment
+from lit_gans.objective.augment import Augment, Draws
 from lit_gans.objective.component import build
 from lit_gans.objective.regularizers import Regularizer, StepBatch
+
+AUGMENT_STREAM = 4  # latent stream of the augmentation's draws
+D_REAL, D_FAKE, G_FAKE, D_PENALTY, G_PENALTY = range(5)  # what a draw augments (the penalties of each step)
 
 
 class Objective(nn.Module):
@@ -36,29 +40,44 @@ class Objective(nn.Module):
         """The regularisers of `network` ("D" or "G") due at its optimizer step number `step`."""
         return [r for r in self.regularizers if r.network == network and r.analytic == analytic and r.due(step)]
 
-    def discriminate(self, module, images: torch.Tensor, labels: torch.Tensor | None, eager: bool = False) -> torch.Tensor:
+    def draws(self, module, purpose: int, index: int) -> Draws:
+        """The augmentation's random numbers for `purpose` (D_REAL, D_FAKE, ...) at micro-batch `index`."""
+        rank, world = module.rank_layout()
+        return Draws((module.seed, AUGMENT_STREAM, purpose, index), rank, world, module.device)
+
+    def discriminate(self, module, images: torch.Tensor, labels: torch.Tensor | None, draws: Draws,
+                     eager: bool = False) -> torch.Tensor:
         """D(augment(images), labels); `eager` bypasses a compiled D (compiled graphs have no double backward)."""
         discriminator = module.discriminator
         forward = discriminator.forward if eager and module.compile_networks else discriminator
-        return forward(self.augment(images), labels)
+        return forward(self.augment(images, draws), labels)
+
+    def penalty_discriminator(self, module, purpose: int, index: int):
+        """D on augmented images for the penalties of a step, run eagerly: (x, y) -> logits."""
+        return lambda x, y: self.discriminate(module, x, y, self.draws(module, purpose, index), eager=True)
 
     def discriminator_loss(self, module, real: torch.Tensor, y_real: torch.Tensor | None, fake: torch.Tensor,
-                           y_fake: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The D loss of one micro-batch (reals (N, C, H, W), fakes detached) and the values to log."""
-        n = real.shape[0]
+                           y_fake: torch.Tensor | None, z: torch.Tensor | None = None
+                           ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The D loss of one micro-batch (reals (N, C, H, W), fakes detached, made from latents z) and the values
+        to log."""
+        n, index = real.shape[0], module.d_micro
+        draws_real, draws_fake = self.draws(module, D_REAL, index), self.draws(module, D_FAKE, index)
         if getattr(module.discriminator, "batch_dependent", False):
-            logits_real = self.discriminate(module, real, y_real)
-            logits_fake = self.discriminate(module, fake, y_fake)
+            logits_real = self.discriminate(module, real, y_real, draws_real)
+            logits_fake = self.discriminate(module, fake, y_fake, draws_fake)
         else:
-            logits = self.discriminate(module, torch.cat([real, fake]), None if y_real is None else torch.cat([y_real, y_fake]))
+            images = torch.cat([self.augment(real, draws_real), self.augment(fake, draws_fake)])
+            logits = module.discriminator(images, None if y_real is None else torch.cat([y_real, y_fake]))
             logits_real, logits_fake = logits[:n], logits[n:]
         loss_real, loss_fake = self.loss.d_real(logits_real), self.loss.d_fake(logits_fake)
-        logs = {"loss/d_real": loss_real.detach(), "loss/d_fake": loss_fake.detach()}
+        logs = {"loss/d_real": loss_real.detach(), "loss/d_fake": loss_fake.detach(),
+                **self.augment.observe(logits_real.detach(), n * module.rank_layout()[1])}
         loss = loss_real + loss_fake
         terms = self.terms("D", module.d_steps)
         if terms:
-            batch = StepBatch(module, lambda x, y: self.discriminate(module, x, y, eager=True), fake, y_fake,
-                              logits_fake, real, y_real, logits_real)
+            batch = StepBatch(module, self.penalty_discriminator(module, D_PENALTY, index), fake, y_fake, logits_fake, real,
+                              y_real, logits_real, z, index)
             penalty = None
             for term in terms:
                 value = term.penalty(batch)
@@ -69,14 +88,18 @@ class Objective(nn.Module):
             loss = loss + penalty
         return loss, logs
 
-    def generator_loss(self, module, fake: torch.Tensor, y_fake: torch.Tensor | None) -> tuple[torch.Tensor, dict]:
-        """G's loss on fakes (N, C, H, W) with a graph to G, and the values to log."""
-        logits = self.discriminate(module, fake, y_fake)
+    def generator_loss(self, module, fake: torch.Tensor, y_fake: torch.Tensor | None, z: torch.Tensor | None = None,
+                       index: int | None = None) -> tuple[torch.Tensor, dict]:
+        """G's loss on fakes (N, C, H, W) with a graph to G (made from latents z, the `index`-th G micro-batch;
+        default: the G step number), and the values to log."""
+        index = module.g_steps if index is None else index
+        logits = self.discriminate(module, fake, y_fake, self.draws(module, G_FAKE, index))
         loss = self.loss.g(logits)
         logs = {}
         terms = self.terms("G", module.g_steps)
         if terms:
-            batch = StepBatch(module, lambda x, y: self.discriminate(module, x, y, eager=True), fake, y_fake, logits)
+            batch = StepBatch(module, self.penalty_discriminator(module, G_PENALTY, index), fake, y_fake, logits, z=z,
+                              index=index)
             for term in terms:
                 value = term.penalty(batch)
                 logs[f"loss/{term.name}"] = term.weight * value.detach()
