@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 import torch
+from pytorch_lightning.loggers import Logger
 
 from datamodules import DigitsDataModule
 from datamodules.batch_stream import BatchStream
@@ -62,3 +64,67 @@ def test_digits_scorer_tells_real_digits_from_noise():
     assert real["accuracy"] > 0.9 and noise["accuracy"] < 0.4
     assert real["fid"] < noise["fid"] / 10
     assert set(real["accuracy_per_class"]) == set(range(10))
+
+
+def test_precision_recall_on_known_point_sets():
+    from lit_gans.evaluation.precision_recall import kth_neighbour_radii, mean_pairwise_distance, precision_recall
+
+    line = torch.arange(10.0).view(10, 1)  # 0, 1, ..., 9 on a line: the 3rd neighbour of 0 is 3, of 5 is 2 (4,6,3)
+    assert kth_neighbour_radii(line, k=3).tolist() == [3, 2, 2, 2, 2, 2, 2, 2, 2, 3]
+    assert precision_recall(line, line) == {"precision": 1.0, "recall": 1.0}
+    far = line + 100
+    assert precision_recall(line, far) == {"precision": 0.0, "recall": 0.0}
+    # fakes covering only the low half: every fake is real-looking, only the low reals are recalled
+    low = torch.tensor([[0.0], [0.5], [1.0], [1.5], [2.0]])
+    values = precision_recall(line, low, k=3)
+    assert values["precision"] == 1.0 and values["recall"] == pytest.approx(0.4)  # reals 0..3 within 1.5 of a fake
+    assert mean_pairwise_distance(torch.tensor([[0.0], [1.0], [3.0]])) == pytest.approx((1 + 3 + 2) / 3)
+
+
+def test_digits_scorer_states_the_real_reference_and_sees_collapse():
+    dm = DigitsDataModule(resolution=16)
+    dm.setup("fit")
+    train_x, train_y = dm.train_images, dm.train_labels
+    scorer = DigitsScorer.fit(train_x, train_y, dm.held_out_images, dm.held_out_labels)
+    real = scorer.reference  # 100 training digits per class against the held-out digits
+    assert real["accuracy"] > 0.95 and real["recall"] > 0.8 and real["precision"] > 0.8
+    assert 0.85 < real["spread"] < 1.15 and set(real["spread_per_class"]) == set(range(10))
+    labels = torch.arange(10).repeat_interleave(100)
+    one_per_class = torch.stack([train_x[train_y == c][0] for c in range(10)])[labels]
+    collapsed = scorer.score(one_per_class + 0.01 * torch.randn_like(one_per_class), labels)
+    assert collapsed["accuracy"] > 0.9  # right classes ...
+    assert collapsed["recall"] < 0.1 and collapsed["spread"] < 0.1  # ... but no variety: recall and spread see it
+    assert collapsed["fid"] > 5 * real["fid"]
+
+
+class RecordingLogger(Logger):
+    """Keeps every record a logger is handed."""
+
+    name, version, experiment = "recording", 0, None
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def log_metrics(self, metrics, step=None):
+        self.records.append(dict(metrics))
+
+    def log_hyperparams(self, params, *args, **kwargs):
+        pass
+
+
+def test_digits_quality_logs_diversity_and_the_real_reference_on_a_fraction_of_the_digits(tiny_sagan_kwargs):
+    from callbacks import DigitsQuality, StopAt
+    from conftest import make_trainer
+    from lit_gans import SAGAN
+
+    quality, logger = DigitsQuality(every_n_g_steps=2, per_class=10), RecordingLogger()
+    data = DigitsDataModule(resolution=16, batch_size=8, train_fraction=0.1)
+    make_trainer(quality, StopAt(g_steps=2), logger=logger, log_every_n_steps=1).fit(SAGAN(**tiny_sagan_kwargs), data)
+    assert data.num_images == 143  # D trained on a tenth of the 1,437 ...
+    assert len(quality.scorer.real_labels) == 360  # ... the scorer still uses the whole split and the held-out digits
+    keys = set().union(*logger.records)
+    assert {"digits/precision", "digits/recall", "digits/spread", "digits/fid"} <= keys
+    real = next(r for r in logger.records if "digits_real/recall" in r)
+    assert real["digits_real/recall"] == quality.reference["recall"] > 0.8
+    assert 0 <= quality.last["recall"] <= 1 and quality.last["spread"] > 0

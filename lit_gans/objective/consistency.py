@@ -12,7 +12,6 @@ T's flips and shifts, and the latent perturbations n, are keyed draws, so a resu
 import torch
 import torch.nn.functional as F
 
-from lit_gans.latents import seeded_generator
 from lit_gans.objective.augment import Draws
 from lit_gans.objective.diffaugment import translate
 from lit_gans.objective.regularizers import Regularizer, StepBatch
