@@ -12,9 +12,9 @@ class SyntheticDataModule(GANDataModule):
     def __init__(self, resolution: int, batch_size: int, num_images: int = 1024, num_classes: int = 0,
                  num_workers: int = 0):
         super().__init__(resolution, batch_size, num_workers)
-        self.num_images, self.num_classes = num_images, num_classes
+        self.count, self.num_classes = num_images, num_classes
 
     def load(self):
         rng = np.random.default_rng(0)
-        images = rng.integers(0, 256, (self.num_images, 3, self.resolution, self.resolution), np.uint8)
-        return build_pyramid(torch.from_numpy(images)), rng.integers(0, max(self.num_classes, 1), self.num_images)
+        images = rng.integers(0, 256, (self.count, 3, self.resolution, self.resolution), np.uint8)
+        return build_pyramid(torch.from_numpy(images)), rng.integers(0, max(self.num_classes, 1), self.count)

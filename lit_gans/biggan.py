@@ -18,7 +18,7 @@ class BigGAN(GAN):
         z_dim: latent size; with `hier`, divisible by the number of G blocks + 1.
         ch: channel multiplier of G and D (96 in the paper).
         d_ch: channel multiplier of D when it differs from G's (StudioGAN's CIFAR-10 BigGAN: G 96, D 48); None: ch.
-        mbstd_group: group size of a minibatch standard deviation feature before D's last block (0: none; not in
+        mbstd_group_size: group size of a minibatch standard deviation feature before D's last block (0: none; not in
             the paper).
         num_classes: number of classes (0: unconditional).
         shared_dim: size of the shared class embedding (0: per-class BatchNorm tables, as in the CIFAR recipe).
@@ -53,7 +53,7 @@ class BigGAN(GAN):
         ortho_reg: float = 1e-4,
         regularizers: list[Regularizer] | None = None,
         d_ch: int | None = None,
-        mbstd_group: int = 0,
+        mbstd_group_size: int = 0,
         **kwargs,
     ):
         if ortho_reg < 0:
@@ -68,4 +68,4 @@ class BigGAN(GAN):
         self.set_networks(BigGANGenerator(resolution, z_dim, ch, num_classes, shared_dim, hier, attn_res, bn_eps,
                                           sn_eps, init),
                           BigGANDiscriminator(resolution, d_ch or ch, num_classes, attn_res, sn_eps, init,
-                                              mbstd_group))
+                                              mbstd_group_size))

@@ -12,7 +12,7 @@ class SAGAN(GAN):
         attn_res: feature-map size at which G and D apply self-attention (0: none).
         bn_eps, sn_eps: BatchNorm and spectral-norm epsilons.
         init: weight initialisation, "xavier", "ortho" or "N02".
-        mbstd_group: group size of a minibatch standard deviation feature before D's last block (0: none; not in
+        mbstd_group_size: group size of a minibatch standard deviation feature before D's last block (0: none; not in
             the paper).
         The remaining arguments are those of `lit_gans.GAN`.
     """
@@ -33,7 +33,7 @@ class SAGAN(GAN):
         lr_d: float = 4e-4,
         betas_g: tuple[float, float] = (0.0, 0.9),
         betas_d: tuple[float, float] = (0.0, 0.9),
-        mbstd_group: int = 0,
+        mbstd_group_size: int = 0,
         **kwargs,
     ):
         super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, lr_g=lr_g, lr_d=lr_d,
@@ -41,4 +41,4 @@ class SAGAN(GAN):
         self.save_hyperparameters()
         self.resolution = resolution
         self.set_networks(SAGANGenerator(resolution, z_dim, ch, num_classes, attn_res, bn_eps, sn_eps, init),
-                          SAGANDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init, mbstd_group))
+                          SAGANDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init, mbstd_group_size))

@@ -53,3 +53,26 @@ def test_attention_resolution_must_be_a_block_size():
     with pytest.raises(ValueError, match="attention resolution 7"):
         SAGANDiscriminator(32, ch=8, attn_res=7)
     assert not any(type(b).__name__ == "SelfAttention" for b in SAGANGenerator(32, ch=8, attn_res=0).blocks)
+
+
+def test_minibatch_stddev_option_of_the_projection_discriminator():
+    """mbstd_group_size adds one feature map (the group's spread) to the last D block's input: one more input
+    channel there, a D whose scores depend on the rest of the batch, and separate forwards of reals and fakes."""
+    from lit_gans.networks.sagan import SAGANDiscriminator
+
+    plain = SAGANDiscriminator(16, ch=4, num_classes=10, attn_res=8)
+    torch.manual_seed(0)
+    with_std = SAGANDiscriminator(16, ch=4, num_classes=10, attn_res=8, mbstd_group_size=4)
+    last = with_std.blocks[-1]
+    assert last.conv1.in_channels == plain.blocks[-1].conv1.in_channels + 1
+    assert with_std.batch_dependent and not getattr(plain, "batch_dependent", False)
+    x, y = torch.randn(8, 3, 16, 16), torch.randint(10, (8,))
+    other = x.clone()
+    other[3] = 0  # groups are strided: {0, 2, 4, 6} and {1, 3, 5, 7}; change one image of the second
+    plain.eval(), with_std.eval()  # no power iteration between the forwards
+    with torch.no_grad():
+        a, b = with_std(x, y), with_std(other, y)
+        p, q = plain(x, y), plain(other, y)
+    assert torch.allclose(a[0::2], b[0::2])  # the other group does not see it
+    assert not torch.allclose(a[1], b[1])  # image 1 is unchanged, but its group's spread is not
+    assert torch.allclose(p[1], q[1])  # without the option, D scores every image on its own

@@ -21,7 +21,7 @@ def test_readme_python_example_runs(monkeypatch):
     """The README's plain-Python run, shortened to a few generator steps and a smaller quality check."""
     code = python_example()
     short = re.sub(r"StopAt\(kimg=[0-9.]+\)", "StopAt(g_steps=3)", code)
-    short = short.replace("DigitsQuality(every_n_g_steps=250)", "DigitsQuality(every_n_g_steps=2, per_class=20)")
+    short = short.replace("DigitsQuality(every_n_g_steps=200)", "DigitsQuality(every_n_g_steps=2, per_class=20)")
     assert short.count("g_steps=3") == 1 and "per_class=20" in short
     monkeypatch.setenv("WANDB_MODE", "offline")
     namespace = {}

@@ -140,7 +140,7 @@ class BigGANDiscriminator(nn.Module):
     """images: (N, 3, resolution, resolution), y: (N,) int64 or None -> logits (N,).
 
     Projection discriminator (Miyato & Koyama 2018): linear(h) + <embed(y), h> on globally sum-pooled features.
-    With `mbstd_group`, ProGAN's minibatch standard deviation (Karras et al. 2018, Sec. 3) of groups of that many
+    With `mbstd_group_size`, ProGAN's minibatch standard deviation (Karras et al. 2018, Sec. 3) of groups of that many
     images joins the input of the last block as one more feature map, so D can see a batch that lacks variety.
     """
 
@@ -152,18 +152,18 @@ class BigGANDiscriminator(nn.Module):
         attn_res: int | None = 64,
         sn_eps: float = 1e-6,
         init: str = "ortho",
-        mbstd_group: int = 0,
+        mbstd_group_size: int = 0,
     ):
         super().__init__()
         check_resolution(resolution)
         ins, outs, downs = D_CHANNELS[resolution]
-        self.num_classes, self.mbstd_group = num_classes, mbstd_group
-        self.batch_dependent = mbstd_group > 0  # reals and fakes then go through D in separate forwards
+        self.num_classes, self.mbstd_group_size = num_classes, mbstd_group_size
+        self.batch_dependent = mbstd_group_size > 0  # reals and fakes then go through D in separate forwards
         sizes = [resolution // 2 ** sum(downs[: i + 1]) for i in range(len(ins))]
         attn_index = attention_index(sizes, attn_res)
         self.blocks = nn.ModuleList()
         for i, (cin, cout, down) in enumerate(zip(ins, outs, downs)):
-            cin = 3 if i == 0 else cin * ch + (1 if mbstd_group and i == len(ins) - 1 else 0)
+            cin = 3 if i == 0 else cin * ch + (1 if mbstd_group_size and i == len(ins) - 1 else 0)
             self.blocks.append(DBlock(cin, cout * ch, downsample=down, preactivation=i > 0))
             if i == attn_index:
                 self.blocks.append(SelfAttention(cout * ch))
@@ -176,8 +176,8 @@ class BigGANDiscriminator(nn.Module):
         h = x
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
-            if self.mbstd_group and i == last:
-                h = minibatch_stddev(h, self.mbstd_group)
+            if self.mbstd_group_size and i == last:
+                h = minibatch_stddev(h, self.mbstd_group_size)
             h = block(h)
         return projection_head(h, y, self.linear, self.embed)
 
