@@ -103,9 +103,16 @@ def train(spec: tuple, steps: int, device: str, precision: str = "32-true", warm
     """Train `steps` batches of a fresh model (seed 0) on synthetic data."""
     model, data = build(spec, **options)
     recorder = Recorder(warmup)
+    trainer_args = dict(trainer_args or {})
+    if device == "cpu" and precision == "16-mixed":  # Lightning turns a plain 16-mixed on the CPU into bf16
+        from pytorch_lightning.plugins.precision import MixedPrecision
+
+        trainer_args["plugins"] = [MixedPrecision("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu"))]
+    else:
+        trainer_args["precision"] = precision
     trainer = pl.Trainer(accelerator=device, devices=1, max_epochs=-1, max_steps=-1, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         precision=precision, callbacks=[StopAt(g_steps=steps), recorder], **(trainer_args or {}))
+                         callbacks=[StopAt(g_steps=steps), recorder], **trainer_args)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         trainer.fit(model, data)

@@ -267,3 +267,24 @@ def test_the_default_recipe_ships_with_the_package():
     assert configs.recipe().read_text() == (ROOT / "configs/sagan/digits.yaml").read_text()
     with pytest.raises(FileNotFoundError, match="no recipe 'sagan/nope'; the recipes are"):
         configs.recipe("sagan/nope")
+
+
+def test_augmentation_and_regularisers_compose_from_yaml(tmp_path):
+    """The data-efficient parts as a researcher writes them in a config: ADA with LeCam and bCR on the default."""
+    from lit_gans.objective import ADA, BalancedConsistency, LeCam
+
+    path = tmp_path / "objective.yaml"
+    path.write_text(yaml.safe_dump({"model": {"class_path": "lit_gans.SAGAN", "init_args": {
+        "ch": 4, "z_dim": 16, "attn_res": 0,
+        "augment": {"class_path": "lit_gans.objective.ADA", "init_args": {"p": 0.2, "target": 0.6}},
+        "regularizers": [{"class_path": "lit_gans.objective.LeCam", "init_args": {"weight": 0.3, "start": 1}},
+                         {"class_path": "lit_gans.objective.BalancedConsistency"}]}},
+        "data": {"class_path": "datamodules.DigitsDataModule", "init_args": {"batch_size": 8}}}))
+    cli = main(["fit", "--config", str(path), *short_run(tmp_path)])
+    objective = cli.model.objective
+    assert isinstance(objective.augment, ADA) and float(objective.augment.p) != 0
+    assert [type(r) for r in objective.regularizers] == [LeCam, BalancedConsistency]
+    metrics = cli.trainer.callback_metrics
+    assert {"augment/p", "loss/lecam", "loss/bcr"} <= set(metrics)
+    checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert checkpoint["state_dict"]["objective.augment.p"] == objective.augment.p

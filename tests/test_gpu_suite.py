@@ -17,6 +17,8 @@ def test_gpu_suite_dry_run_passes_every_check_and_times_every_model(tmp_path):
         for precision in ("bf16-mixed", "16-mixed"):
             assert math.isfinite(sum(checks[("precision", model, precision)]["final_losses"]))
     assert "loss/ortho" in checks[("precision", "BigGAN", "16-mixed")]["terms"]
+    assert checks[("precision", "BigGAN", "16-mixed")]["grad_scale"] > 0  # the GradScaler path ran
+    assert checks[("precision", "BigGAN", "bf16-mixed")]["grad_scale"] is None
     assert "loss/gp" in checks[("precision", "ProGAN", "bf16-mixed")]["terms"]
     assert {c["check"] for c in report["checks"]} == {"precision", "sync_bn", "compile", "options", "fid_devices"}
     steps = [t for t in report["timings"] if t["timing"] == "train_step"]
