@@ -11,6 +11,8 @@ draw keyed by (seed, purpose, step), so that a resumed run augments exactly as t
 whose output for one image depends on the rest of the batch (`batch_dependent = True`, e.g. minibatch standard
 deviation) see reals and fakes in separate forwards; the others in one forward of cat([real, fake]).
 """
+import itertools
+
 import torch
 import torch.nn as nn
 
@@ -40,10 +42,11 @@ class Objective(nn.Module):
         """The regularisers of `network` ("D" or "G") due at its optimizer step number `step`."""
         return [r for r in self.regularizers if r.network == network and r.analytic == analytic and r.due(step)]
 
-    def draws(self, module, purpose: int, index: int) -> Draws:
-        """The augmentation's random numbers for `purpose` (D_REAL, D_FAKE, ...) at micro-batch `index`."""
+    def draws(self, module, purpose: int, index: int, *call: int) -> Draws:
+        """The augmentation's random numbers for `purpose` (D_REAL, D_FAKE, ...) at micro-batch `index` (and, for
+        the penalties, their `call`-th D forward of the step)."""
         rank, world = module.rank_layout()
-        return Draws((module.seed, AUGMENT_STREAM, purpose, index), rank, world, module.device)
+        return Draws((module.seed, AUGMENT_STREAM, purpose, index, *call), rank, world, module.device)
 
     def discriminate(self, module, images: torch.Tensor, labels: torch.Tensor | None, draws: Draws,
                      eager: bool = False) -> torch.Tensor:
@@ -53,8 +56,10 @@ class Objective(nn.Module):
         return forward(self.augment(images, draws), labels)
 
     def penalty_discriminator(self, module, purpose: int, index: int):
-        """D on augmented images for the penalties of a step, run eagerly: (x, y) -> logits."""
-        return lambda x, y: self.discriminate(module, x, y, self.draws(module, purpose, index), eager=True)
+        """D on augmented images for the penalties of a step, run eagerly: (x, y) -> logits. Each call draws its
+        own augmentation (the calls of a step come in a fixed order, so a resumed run repeats them)."""
+        calls = itertools.count()
+        return lambda x, y: self.discriminate(module, x, y, self.draws(module, purpose, index, next(calls)), eager=True)
 
     def discriminator_loss(self, module, real: torch.Tensor, y_real: torch.Tensor | None, fake: torch.Tensor,
                            y_fake: torch.Tensor | None, z: torch.Tensor | None = None
