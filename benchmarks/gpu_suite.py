@@ -37,9 +37,10 @@ import pytorch_lightning as pl
 import torch
 
 import lit_gans
+from benchmarks.lightning_overhead import plain_loop
+from benchmarks.mfu import PEAK_BF16_TFLOPS, training_step_flops
 from benchmarks.synthetic_data import SyntheticDataModule
 from callbacks import StopAt
-from lit_gans.objective import Hinge
 
 COMPILE_RTOL = 0.05  # compiled kernels reorder float sums; a few training steps stay within 5% of eager
 OPTION_RTOL = 0.05
@@ -63,7 +64,6 @@ MODELS = {
     },
 }
 TIMING_MODES = ("fp32", "bf16", "bf16+channels_last+compile")
-PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0}  # dense tensor-core peaks (SXM parts)
 
 
 class Recorder(pl.Callback):
@@ -258,8 +258,6 @@ def time_models(models: dict, device: str, steps: int, warmup: int) -> list[dict
 
 
 def time_mfu(models: dict, timings: list[dict], dry_run: bool) -> list[dict]:
-    from benchmarks.mfu import training_step_flops
-
     name = next(n for n in models if n.startswith("BigGAN") and "deep" not in n)
     class_name, kwargs, batch = models[name]
     flops = training_step_flops(getattr(lit_gans, class_name)(**kwargs), batch)["total"]
@@ -307,42 +305,15 @@ def time_inception(device: str, dry_run: bool) -> list[dict]:
 
 
 def time_overhead(models: dict, device: str, steps: int) -> list[dict]:
-    """The same SAGAN batches by a bare hand-written loop and through the Trainer, alternated three times."""
+    """The same SAGAN batches by the bare hand-written loop of `benchmarks.lightning_overhead` and through the
+    Trainer, alternated three times."""
     name = next(n for n in models if n.startswith("SAGAN"))
     where = "cuda" if device == "gpu" else "cpu"
 
     def bare() -> float:
         model, data = build(models[name])
-        model.to(where)
-        opt_g, opt_d = model.configure_optimizers()
         data.setup("fit")
-        batches = iter(data.train_dataloader())
-        rng = torch.Generator(device=where).manual_seed(0)
-        times = []
-        for _ in range(steps):
-            synchronize()
-            start = time.perf_counter()
-            images, labels, alpha = next(batches)
-            real, labels = data.on_after_batch_transfer((images.to(where), labels.to(where), alpha))
-            n = real.shape[0]
-            z = torch.randn(n, model.z_dim, generator=rng, device=where)
-            y = torch.randint(model.num_classes, (n,), generator=rng, device=where)
-            with torch.no_grad():
-                fake = model.generator(z, y)
-            logits = model.discriminator(torch.cat([real, fake]), torch.cat([labels, y]))
-            loss_d = Hinge().d_real(logits[:n]) + Hinge().d_fake(logits[n:])
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            model.discriminator.requires_grad_(False)
-            loss_g = Hinge().g(model.discriminator(model.generator(z, y), y))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            model.discriminator.requires_grad_(True)
-            synchronize()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times[2:])
+        return plain_loop(model, data, steps, where) / steps
 
     def lightning() -> float:
         _, recorder, _ = train(models[name], steps, device, warmup=2)

@@ -40,17 +40,21 @@ CONFIGS = {
 }
 
 
-def plain_loop(model: SAGAN, data: DigitsDataModule, steps: int) -> float:
-    """Seconds for `steps` batches of alternating hinge-loss D and G steps, written out by hand."""
+def plain_loop(model: SAGAN, data, steps: int, device: str = "cpu") -> float:
+    """Seconds for `steps` batches of alternating hinge-loss D and G steps, written out by hand, on `device`
+    (the model is moved there; "cuda" waits for the GPU at the end)."""
+    model.to(device)
     generator, discriminator = model.generator, model.discriminator
     opt_g, opt_d = model.configure_optimizers()
     batches = (batch for _ in iter(int, 1) for batch in data.train_dataloader())  # epoch after epoch
-    rng = torch.Generator().manual_seed(0)
+    rng = torch.Generator(device=device).manual_seed(0)
     start = time.perf_counter()
     for _ in range(steps):
-        real, labels = data.on_after_batch_transfer(next(batches))
+        images, labels, alpha = next(batches)
+        real, labels = data.on_after_batch_transfer((images.to(device), labels.to(device), alpha))
         n = real.shape[0]
-        z, y = torch.randn(n, model.z_dim, generator=rng), torch.randint(10, (n,), generator=rng)
+        z = torch.randn(n, model.z_dim, generator=rng, device=device)
+        y = torch.randint(model.num_classes, (n,), generator=rng, device=device)
         with torch.no_grad():
             fake = generator(z, y)
         logits = discriminator(torch.cat([real, fake]), torch.cat([labels, y]))
@@ -60,12 +64,15 @@ def plain_loop(model: SAGAN, data: DigitsDataModule, steps: int) -> float:
         opt_d.step()
 
         discriminator.requires_grad_(False)
-        z, y = torch.randn(n, model.z_dim, generator=rng), torch.randint(10, (n,), generator=rng)
+        z = torch.randn(n, model.z_dim, generator=rng, device=device)
+        y = torch.randint(model.num_classes, (n,), generator=rng, device=device)
         loss_g = Hinge().g(discriminator(generator(z, y), y))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
         discriminator.requires_grad_(True)
+    if device != "cpu":
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
