@@ -1,4 +1,5 @@
-"""FID, KID and Inception Score during training: a schedule around `lit_gans.evaluation.Evaluator`."""
+"""Image metrics during training (FID, KID, IS, precision/recall, density/coverage, intra-class FID, SWD,
+MS-SSIM): a schedule around `lit_gans.evaluation.Evaluator`."""
 import pytorch_lightning as pl
 import torch
 
@@ -6,8 +7,9 @@ from lit_gans.evaluation.evaluator import Evaluator, generated_batches
 
 
 class ImageMetrics(pl.Callback):
-    """Every `every_n_g_steps` generator steps and at the end of training, log FID and KID (and with
-    `inception_score`, IS over 10 splits) of `num_samples` generated images against `num_real` training images.
+    """Every `every_n_g_steps` generator steps and at the end of training, log the evaluator's `metrics` (default
+    FID and KID; any of fid, kid, is, prc, prdc, ifid, swd, ms_ssim; `inception_score` adds IS over 10 splits) of
+    `num_samples` generated images against `num_real` training images.
 
     The evaluator (`self.evaluator`) owns the metrics, the feature extractor and the cached reference statistics;
     see `lit_gans.evaluation.evaluator` for the protocol. Samples come from `generator_ema` (optional truncation);
@@ -16,22 +18,26 @@ class ImageMetrics(pl.Callback):
     the full resolution. Nothing of the evaluator lives in the LightningModule, so checkpoints carry no
     Inception weights.
 
-    Logs metrics/fid, metrics/kid_mean, metrics/kid_std (and metrics/is_mean, metrics/is_std); `self.history`
-    keeps every evaluation.
+    Logs metrics/fid, metrics/kid_mean, metrics/kid_std, metrics/is_mean, metrics/is_std, metrics/precision,
+    metrics/recall, metrics/density, metrics/coverage, metrics/ifid, metrics/swd_<level> and metrics/swd_avg,
+    metrics/ms_ssim and metrics/ms_ssim_real, as asked; `self.history` keeps every evaluation, and loggers with
+    `log_table` (W&B) receive it as the table "metrics" at the end of training.
     """
 
     def __init__(self, every_n_g_steps: int = 5000, num_samples: int = 10000, num_real: int | None = None,
                  truncation: float | None = None, batch_size: int = 100, kid_subsets: int = 100,
                  kid_subset_size: int = 1000, inception_weights: str | None = None, use_ema: bool = True,
-                 seed: int = 0, stats_dir: str | None = None, inception_score: bool = False):
+                 seed: int = 0, stats_dir: str | None = None, inception_score: bool = False,
+                 metrics: list[str] | None = None, swd_images: int = 16384, ms_ssim_pairs: int = 10000):
         if every_n_g_steps < 1 or num_samples < 2:
             raise ValueError(f"every_n_g_steps must be >= 1 and num_samples >= 2, got {every_n_g_steps}, {num_samples}")
-        if kid_subset_size > num_samples:
+        if (metrics is None or "kid" in metrics) and kid_subset_size > num_samples:
             raise ValueError(f"kid_subset_size {kid_subset_size} exceeds num_samples {num_samples}")
         self.every_n_g_steps, self.num_samples = every_n_g_steps, num_samples
         self.truncation, self.batch_size, self.use_ema, self.seed = truncation, batch_size, use_ema, seed
         self.evaluator = Evaluator(num_real or num_samples, batch_size, kid_subsets, kid_subset_size, inception_weights,
-                                   inception_score, stats_dir)
+                                   inception_score, stats_dir, metrics=metrics, swd_images=min(swd_images, num_samples),
+                                   ms_ssim_pairs=min(ms_ssim_pairs, num_samples // 2), seed=seed)
         self.last_step = -1
         self.history: list[dict] = []
 
@@ -48,6 +54,11 @@ class ImageMetrics(pl.Callback):
             values = self.evaluate(trainer, pl_module)
             for logger in trainer.loggers:
                 logger.log_metrics(values, step=trainer.fit_loop.total_batch_idx + 1)
+        if self.history and trainer.is_global_zero:
+            columns = list(self.history[-1])
+            for logger in trainer.loggers:
+                if hasattr(logger, "log_table"):
+                    logger.log_table("metrics", columns=columns, data=[[row.get(c) for c in columns] for row in self.history])
 
     @torch.no_grad()
     def evaluate(self, trainer: pl.Trainer, pl_module) -> dict[str, float]:

@@ -84,8 +84,12 @@ class GANTrainer(Trainer):
         out: str | None = None,
         truncation_sweep: list[float] | None = None,
         images: str | None = None,
+        metrics: list[str] | None = None,
+        swd_images: int = 16384,
+        ms_ssim_pairs: int = 10000,
     ) -> dict:
-        """Compute FID and KID of a checkpoint's samples against the configured data; print and write a JSON.
+        """Score a checkpoint's samples (or a folder of images) against the configured data; print and write a JSON
+        with every metric's values and settings.
 
         Args:
             ckpt_path: checkpoint to evaluate.
@@ -102,62 +106,59 @@ class GANTrainer(Trainer):
                 "sweep" list to the JSON and writes <out>-sweep.csv and, with matplotlib, <out>-sweep.png.
             images: score every image in this folder instead of sampling a checkpoint (same resolution as the data;
                 e.g. --data datamodules.ImageFolderDataModule --data.root <reference folder> for folder vs folder).
+            metrics: which metrics, e.g. "[fid, prc, swd]": fid, kid, is (Inception Score), prc (precision and
+                recall), prdc (density and coverage), ifid (intra-class FID), swd (sliced Wasserstein distance),
+                ms_ssim (MS-SSIM diversity). Default: fid and kid, and is when the weights have the classifier head.
+            swd_images: images per set for SWD (16,384 in ProGAN; at most num_samples).
+            ms_ssim_pairs: image pairs for MS-SSIM (10,000 in ProGAN; at most num_samples / 2).
         """
         if ckpt_path is None and images is None:
             raise ValueError("evaluate needs --ckpt_path, or --images with a folder of generated images")
         if datamodule is None:
             raise ValueError("evaluate needs the reference data (--data or --config)")
         weights, has_classifier = find_inception_weights(inception_weights)
+        names = list(metrics) if metrics else ["fid", "kid"] + (["is"] if has_classifier and images is None else [])
         if images is not None:
-            return self.evaluate_folder(images, datamodule, num_real, batch_size, kid_subset_size, weights, out)
+            from datamodules import ImageFolderDataModule
+
+            fakes = ImageFolderDataModule(images, resolution=datamodule.resolution, num_workers=0, batch_size=1)
+            num_samples = fakes.num_images
+        evaluator = Evaluator(num_real or num_samples, batch_size, kid_subset_size=min(kid_subset_size, num_samples),
+                              inception_weights=str(weights), metrics=names, swd_images=min(swd_images, num_samples),
+                              ms_ssim_pairs=min(ms_ssim_pairs, num_samples // 2), seed=seed)
+        if images is not None:
+            batches = (fakes.images(range(i, min(i + batch_size, num_samples)))
+                       for i in range(0, num_samples, batch_size))
+            values = evaluator.score(batches, datamodule, datamodule.resolution)
+            result = {**report(values, evaluator), "num_samples": num_samples,
+                      "num_real": evaluator.reference_count(datamodule), "images": str(images),
+                      "resolution": datamodule.resolution, "inception_weights": str(weights)}
+            return write_result(result, Path(out) if out else Path(images).with_name(f"metrics-{Path(images).name}.json"))
         load_weights(model, ckpt_path)
         model.to("cuda" if torch.cuda.is_available() else "cpu")
-        evaluator = Evaluator(num_real or num_samples, batch_size, kid_subset_size=min(kid_subset_size, num_samples),
-                              inception_weights=str(weights), inception_score=has_classifier)
 
-        def scored(threshold: float | None) -> dict:  # the reference statistics are kept; only the samples change
+        def scored(threshold: float | None) -> dict:  # the reference features are kept; only the samples change
             fakes = generated_batches(model, num_samples, batch_size, threshold, seed, use_ema)
             return evaluator.score(fakes, datamodule, model.resolution, device=model.device)
 
         values = scored(truncation)
-        sweep = []
-        for threshold in truncation_sweep or []:
-            row = scored(threshold)
-            sweep.append({"truncation": threshold, "fid": row["metrics/fid"], "kid_mean": row["metrics/kid_mean"],
-                          "kid_std": row["metrics/kid_std"]})
         result = {
-            "fid": values["metrics/fid"], "kid_mean": values["metrics/kid_mean"], "kid_std": values["metrics/kid_std"],
-            "num_samples": num_samples, "num_real": evaluator.reference_count(datamodule),
+            **report(values, evaluator), "num_samples": num_samples, "num_real": evaluator.reference_count(datamodule),
             "truncation": truncation, "seed": seed, "use_ema": use_ema, "checkpoint": str(ckpt_path),
             "g_steps": model.g_steps, "kimg": model.images_seen / 1000, "inception_weights": str(weights),
-            "inception_score": ({"mean": values["metrics/is_mean"], "std": values["metrics/is_std"], "splits": 10}
-                                if has_classifier else "unavailable: these Inception weights have no classifier head"),
         }
+        if "inception_score" not in result and metrics is None:
+            result["inception_score"] = "unavailable: these Inception weights have no classifier head"
+        sweep = []
+        for threshold in truncation_sweep or []:
+            sweep.append({"truncation": threshold, **{name[len("metrics/"):]: value
+                                                      for name, value in scored(threshold).items()}})
         path = Path(out) if out else Path(ckpt_path).with_name(f"metrics-{Path(ckpt_path).stem}.json")
         if sweep:
             result["sweep"] = sweep
             path.parent.mkdir(parents=True, exist_ok=True)
             write_sweep(sweep, path.with_name(f"{path.stem}-sweep"))
         return write_result(result, path)
-
-    @staticmethod
-    def evaluate_folder(images: str, datamodule: LightningDataModule, num_real: int | None, batch_size: int,
-                        kid_subset_size: int, weights: Path, out: str | None) -> dict:
-        """FID and KID of every image in a folder against the DataModule's images."""
-        from datamodules import ImageFolderDataModule
-
-        resolution = datamodule.resolution
-        fakes = ImageFolderDataModule(images, resolution=resolution, num_workers=0, batch_size=1)
-        count = fakes.num_images
-        evaluator = Evaluator(num_real or count, batch_size, kid_subset_size=min(kid_subset_size, count),
-                              inception_weights=str(weights))
-        batches = (fakes.images(range(i, min(i + batch_size, count))) for i in range(0, count, batch_size))
-        values = evaluator.score(batches, datamodule, resolution)
-        result = {"fid": values["metrics/fid"], "kid_mean": values["metrics/kid_mean"],
-                  "kid_std": values["metrics/kid_std"], "num_samples": count,
-                  "num_real": evaluator.reference_count(datamodule), "images": str(images),
-                  "resolution": resolution, "inception_weights": str(weights)}
-        return write_result(result, Path(out) if out else Path(images).with_name(f"metrics-{Path(images).name}.json"))
 
     def describe(self, model: GAN, datamodule: LightningDataModule | None = None) -> dict:
         """Print the model's trainable parameter counts as one JSON object, without training or reading data."""
@@ -174,9 +175,25 @@ def write_result(result: dict, path: Path) -> dict:
     return result
 
 
+def report(values: dict[str, float], evaluator: Evaluator) -> dict:
+    """The evaluator's values as the JSON of `evaluate`: each value at the top level (fid, kid_mean, precision,
+    ...; the Inception Score as {"mean", "std", "splits"}), and under "metrics" every metric's values and the
+    settings that reproduce them."""
+    values = {name[len("metrics/"):]: value for name, value in values.items()}
+    result = {name: value for name, value in values.items() if not name.startswith("is_")}
+    if "is_mean" in values:
+        result["inception_score"] = {"mean": values["is_mean"], "std": values["is_std"],
+                                     "splits": evaluator.metric("is").splits}
+    result["metrics"] = {name: {"values": {k: values[k] for k in produced}, "settings": evaluator.last[name]}
+                         for name, produced in evaluator.produced.items()}
+    return result
+
+
 def write_sweep(rows: list[dict], stem: Path) -> None:
-    """A truncation sweep as <stem>.csv and, when matplotlib is installed, <stem>.png (FID and KID per threshold)."""
-    lines = ["truncation,fid,kid_mean,kid_std"] + [f"{r['truncation']},{r['fid']},{r['kid_mean']},{r['kid_std']}" for r in rows]
+    """A truncation sweep as <stem>.csv and, when matplotlib is installed, <stem>.png (FID, KID, precision and
+    recall per threshold, those computed)."""
+    columns = list(rows[0])
+    lines = [",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in rows]
     stem.with_suffix(".csv").write_text("\n".join(lines) + "\n")
     try:
         import matplotlib
@@ -186,12 +203,16 @@ def write_sweep(rows: list[dict], stem: Path) -> None:
     except ImportError:
         print("matplotlib is not installed: wrote the sweep as CSV only (pip install \".[metrics]\" for the plot)")
         return
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    labels = {"fid": "FID", "kid_mean": "KID", "precision": "precision", "recall": "recall"}
+    plotted = [column for column in labels if column in rows[0]]
+    figure, axes = plt.subplots(1, len(plotted), figsize=(4.5 * len(plotted), 3.5), squeeze=False)
     thresholds = [r["truncation"] for r in rows]
-    left.plot(thresholds, [r["fid"] for r in rows], "o-")
-    left.set(xlabel="truncation threshold", ylabel="FID")
-    right.errorbar(thresholds, [r["kid_mean"] for r in rows], yerr=[r["kid_std"] for r in rows], fmt="o-")
-    right.set(xlabel="truncation threshold", ylabel="KID")
+    for axis, column in zip(axes[0], plotted):
+        if column == "kid_mean":
+            axis.errorbar(thresholds, [r["kid_mean"] for r in rows], yerr=[r["kid_std"] for r in rows], fmt="o-")
+        else:
+            axis.plot(thresholds, [r[column] for r in rows], "o-")
+        axis.set(xlabel="truncation threshold", ylabel=labels[column])
     figure.tight_layout()
     figure.savefig(stem.with_suffix(".png"), dpi=100)
     plt.close(figure)

@@ -106,7 +106,7 @@ class DigitsScorer:
             "accuracy": correct.mean().item(),
             "accuracy_per_class": per_class,
             "fid": frechet_distance(mu, sigma, self.real_mu, self.real_sigma),
-            **precision_recall(self.real_features, features, k=3),
+            **precision_recall(self.real_features.double(), features.double(), k=3),
             "spread": sum(spread.values()) / len(spread) if spread else float("nan"),
             "spread_per_class": spread,
         }

@@ -1,35 +1,69 @@
-"""Improved precision and recall (Kynkaanniemi et al. 2019) and the within-set spread of features.
+"""Nearest-neighbour metrics of two feature sets: improved precision and recall (Kynkaanniemi et al. 2019),
+density and coverage (Naeem et al. 2020), and the within-set spread.
 
-Each set of features approximates its manifold by the union of balls around its points, each ball reaching the
-point's k-th nearest neighbour in the same set (k = 3 in the paper). Precision is the fraction of generated
-points inside the real manifold (fidelity), recall the fraction of real points inside the generated one
-(diversity). Both depend on the set sizes, so compare values only at equal sizes.
+Each set approximates its manifold by the union of balls around its points, each ball reaching the point's k-th
+nearest neighbour in the same set. Precision is the fraction of generated points inside the real manifold
+(fidelity), recall the fraction of real points inside the generated one (diversity); both use k = 3 and the ball
+test d <= r, as the paper's code and torch-fidelity. Density counts how many real balls (k = 5, real radii only)
+contain each generated point, divided by k (1 on average when the sets are alike; more when fakes crowd where the
+reals are dense); coverage is the fraction of real balls holding at least one generated point; both use d < r,
+as the paper's code (the `prdc` package). All values depend on the set sizes: compare them only at equal sizes.
+
+Memory: distances are computed in blocks of `block` x `block` (default 4096 x 4096, 64 MiB in float32), never as
+one N x M matrix; what is kept besides the features is O(N + M).
 """
 import torch
 
+BLOCK = 4096
 
-def kth_neighbour_radii(features: torch.Tensor, k: int = 3, batch_size: int = 10_000) -> torch.Tensor:
+
+def kth_neighbour_radii(features: torch.Tensor, k: int = 3, block: int = BLOCK) -> torch.Tensor:
     """features (N, D) -> (N,) distance of each point to its k-th nearest other point of the set."""
     if len(features) <= k:
         raise ValueError(f"the k-th neighbour needs more than k = {k} points, got {len(features)}")
-    radii = [torch.cdist(features[i : i + batch_size], features).kthvalue(k + 1, dim=1).values  # +1: the point itself
-             for i in range(0, len(features), batch_size)]
+    radii = []
+    for rows in features.split(block):
+        nearest = None  # (b, k + 1) smallest distances so far, the point itself (0) included
+        for columns in features.split(block):
+            distances = torch.cdist(rows, columns)
+            if nearest is not None:
+                distances = torch.cat([nearest, distances], dim=1)
+            nearest = distances.topk(min(k + 1, distances.shape[1]), dim=1, largest=False).values
+        radii.append(nearest[:, -1])
     return torch.cat(radii)
 
 
-def coverage_fraction(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
-                      batch_size: int = 10_000) -> float:
-    """The fraction of `points` (N, D) inside at least one ball (`centres` (M, D), `radii` (M,))."""
-    inside = [(torch.cdist(points[i : i + batch_size], centres) <= radii).any(dim=1)
-              for i in range(0, len(points), batch_size)]
-    return torch.cat(inside).float().mean().item()
+def ball_counts(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, strict: bool = False,
+                block: int = BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
+    """For points (N, D) and balls (centres (M, D), radii (M,)): (N,) how many balls hold each point, and (M,)
+    whether each ball holds at least one point. A point is inside when d <= r (d < r with `strict`)."""
+    counts = torch.zeros(len(points), dtype=torch.long, device=points.device)
+    occupied = torch.zeros(len(centres), dtype=torch.bool, device=points.device)
+    for i, rows in zip(range(0, len(points), block), points.split(block)):
+        for j, columns in zip(range(0, len(centres), block), centres.split(block)):
+            distances = torch.cdist(rows, columns)
+            inside = distances < radii[j : j + block] if strict else distances <= radii[j : j + block]
+            counts[i : i + block] += inside.sum(dim=1)
+            occupied[j : j + block] |= inside.any(dim=0)
+    return counts, occupied
 
 
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> dict[str, float]:
-    """real (N, D), fake (M, D) features -> {"precision", "recall"} in [0, 1], computed in float64."""
-    real, fake = real.double(), fake.double()
-    return {"precision": coverage_fraction(fake, real, kth_neighbour_radii(real, k)),
-            "recall": coverage_fraction(real, fake, kth_neighbour_radii(fake, k))}
+def coverage_fraction(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, block: int = BLOCK) -> float:
+    """The fraction of `points` (N, D) inside at least one ball (`centres` (M, D), `radii` (M,); d <= r)."""
+    counts, _ = ball_counts(points, centres, radii, block=block)
+    return (counts > 0).double().mean().item()
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3, block: int = BLOCK) -> dict[str, float]:
+    """real (N, D), fake (M, D) features -> {"precision", "recall"} in [0, 1] (computed in the features' dtype)."""
+    return {"precision": coverage_fraction(fake, real, kth_neighbour_radii(real, k, block), block),
+            "recall": coverage_fraction(real, fake, kth_neighbour_radii(fake, k, block), block)}
+
+
+def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5, block: int = BLOCK) -> dict[str, float]:
+    """real (N, D), fake (M, D) features -> {"density" (>= 0, ~1 for alike sets), "coverage" in [0, 1]}."""
+    counts, occupied = ball_counts(fake, real, kth_neighbour_radii(real, k, block), strict=True, block=block)
+    return {"density": counts.double().sum().item() / (k * len(fake)), "coverage": occupied.double().mean().item()}
 
 
 def mean_pairwise_distance(features: torch.Tensor) -> float:
