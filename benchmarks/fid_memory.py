@@ -19,7 +19,7 @@ import torch
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from callbacks.image_metrics import Precomputed
+from lit_gans.evaluation.metrics import Precomputed
 
 
 def rss_mb() -> float:

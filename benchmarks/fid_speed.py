@@ -17,7 +17,7 @@ import torch_fidelity
 from PIL import Image
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from callbacks.image_metrics import Precomputed
+from lit_gans.evaluation.metrics import Precomputed
 from lit_gans.evaluation.inception import inception_features, inception_weights
 
 

@@ -4,10 +4,11 @@ from callbacks.digits_quality import DigitsQuality
 from callbacks.discriminator_memorization import DiscriminatorMemorization
 from callbacks.ema import EMA
 from callbacks.image_metrics import ImageMetrics
+from callbacks.interpolations import Interpolations
 from callbacks.progrowth import ProGrowth
 from callbacks.sample_grid import SampleGrid
 from callbacks.singular_values import SingularValues
 from callbacks.stop_at import StopAt
 from callbacks.wandb_run_id import WandbRunId
 
-__all__ = ["DigitsQuality", "DiscriminatorMemorization", "EMA", "ImageMetrics", "ProGrowth", "SampleGrid", "SingularValues", "StopAt", "WandbRunId"]
+__all__ = ["DigitsQuality", "DiscriminatorMemorization", "EMA", "ImageMetrics", "Interpolations", "ProGrowth", "SampleGrid", "SingularValues", "StopAt", "WandbRunId"]

@@ -1,4 +1,4 @@
-"""`lit-gans` command line: LightningCLI with the subcommands fit, validate, sample, evaluate and describe.
+"""`lit-gans` command line: LightningCLI with the subcommands fit, validate, sample, evaluate, interpolate and describe.
 
     lit-gans fit                                   # class-conditional SAGAN on the embedded digits
     lit-gans fit --config configs/sagan/celeba64.yaml
@@ -55,6 +55,7 @@ class GANCLI(LightningCLI):
             "sample": {"model", "datamodule"},
             "describe": {"model", "datamodule"},
             "evaluate": {"model", "datamodule"},
+            "interpolate": {"model", "datamodule"},
         }
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
@@ -136,7 +137,7 @@ def requeue_checkpoint(trainer: Trainer) -> Path | None:
 def main(args: list[str] | None = None, run: bool = True) -> GANCLI:
     """Parse `args` (default: the command line) and run the subcommand; with run=False, only build the model,
     data and trainer from a config (no subcommand in `args`), e.g. to train from Python."""
-    from callbacks import WandbRunId
+    from callbacks import Interpolations, WandbRunId
 
     defaults = {"default_config_files": [str(configs.recipe())]}
     return GANCLI(
@@ -147,7 +148,7 @@ def main(args: list[str] | None = None, run: bool = True) -> GANCLI:
         subclass_mode_data=True,
         auto_configure_optimizers=False,
         save_config_callback=SaveRunConfig,
-        trainer_defaults={"callbacks": [WandbRunId()]},
+        trainer_defaults={"callbacks": [WandbRunId(), Interpolations()]},
         parser_kwargs={name: defaults for name in GANCLI.subcommands()} if run else defaults,
         args=args,
         run=run,

@@ -1,4 +1,4 @@
-"""The subcommands `lit-gans sample`, `evaluate` and `describe`, as methods of a Trainer subclass (LightningCLI
+"""The subcommands `lit-gans sample`, `evaluate`, `interpolate` and `describe`, as methods of a Trainer subclass (LightningCLI
 runs a subcommand by calling the trainer method of that name with the model and data it built)."""
 import json
 from pathlib import Path
@@ -10,6 +10,7 @@ from lit_gans.evaluation.evaluator import Evaluator, generated_batches
 from lit_gans.evaluation.inception import inception_weights as find_inception_weights
 from lit_gans.gan import GAN
 from lit_gans.images import image_grid, save_png
+from lit_gans.interpolation import pictures, sheet, to_frames, write_video
 
 
 class GANTrainer(Trainer):
@@ -159,6 +160,61 @@ class GANTrainer(Trainer):
             path.parent.mkdir(parents=True, exist_ok=True)
             write_sweep(sweep, path.with_name(f"{path.stem}-sweep"))
         return write_result(result, path)
+
+    def interpolate(
+        self,
+        model: GAN,
+        datamodule: LightningDataModule | None = None,
+        ckpt_path: str | None = None,
+        kinds: list[str] | None = None,
+        rows: int = 4,
+        frames: int = 8,
+        video_frames: int = 48,
+        classes: list[int] | None = None,
+        seed: int = 0,
+        truncation: float | None = None,
+        thresholds: list[float] | None = None,
+        out: str = "interpolations",
+        video: str = "mp4",
+        fps: int = 12,
+    ) -> dict:
+        """Pictures of a checkpoint's latent space: PNG sheets and videos of latent interpolation, class
+        interpolation and truncation strips (`lit_gans.interpolation`).
+
+        Args:
+            ckpt_path: checkpoint to load.
+            kinds: which pictures: latent, class, truncation (default: all the model supports; class needs a
+                shared class embedding, as BigGAN's).
+            rows: rows per picture (one class, or one pair of endpoints, per row).
+            frames: columns of the PNG sheets.
+            video_frames: frames of the videos.
+            classes: the rows' classes, cycled (for class interpolation: pairs a, b, a, b, ...); drawn from the
+                seed when omitted.
+            seed: latent seed; the latent rows' endpoints are the images of `lit-gans sample --num 2*rows
+                --seed seed` with the same classes, two per row.
+            truncation: truncate the latents of the latent and class pictures to [-t, t].
+            thresholds: the truncation strip's thresholds (default 0.25, 0.5, 0.75, 1, 1.5, 2); its video sweeps
+                from the first to the last.
+            out: output folder: <out>/<kind>.png and <out>/<kind>.<video>.
+            video: mp4 (H.264 through imageio's ffmpeg plugin), gif, or none.
+            fps: video frame rate.
+        """
+        if ckpt_path is None:
+            raise ValueError("interpolate needs --ckpt_path")
+        if video not in ("mp4", "gif", "none"):
+            raise ValueError(f"video must be mp4, gif or none, got {video!r}")
+        load_weights(model, ckpt_path)
+        options = dict(rows=rows, classes=classes, seed=seed, truncation=truncation, thresholds=thresholds)
+        written = {}
+        for kind, picture in pictures(model, kinds, frames=frames, **options).items():
+            written[kind] = {"sheet": str(save_png(sheet(picture), Path(out) / f"{kind}.png")),
+                             "rows": picture.shape[0], "columns": picture.shape[1]}
+            if video != "none":
+                moving = pictures(model, [kind], frames=video_frames, video=True, **options)[kind]
+                written[kind]["video"] = str(write_video(to_frames(moving), Path(out) / f"{kind}.{video}", fps))
+                written[kind]["video_frames"] = moving.shape[1]
+        print(json.dumps(written))
+        return written
 
     def describe(self, model: GAN, datamodule: LightningDataModule | None = None) -> dict:
         """Print the model's trainable parameter counts as one JSON object, without training or reading data."""

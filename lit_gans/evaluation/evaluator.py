@@ -29,7 +29,7 @@ import torch
 
 from lit_gans.cache import default_cache_dir, fingerprint
 from lit_gans.evaluation.feature_set import FeatureSet, gather_rows
-from lit_gans.evaluation.metrics import Precomputed, SampleSet, build_metrics  # noqa: F401  (Precomputed: public)
+from lit_gans.evaluation.metrics import SampleSet, build_metrics
 from lit_gans.evaluation.ms_ssim import pair_scores
 from lit_gans.evaluation.sliced_wasserstein import PatchSet
 from lit_gans.images import to_uint8
