@@ -118,7 +118,7 @@ def test_sagan_on_two_nodes_equals_one_process_and_so_does_its_fid(tmp_path, tin
     batch = 8
     metrics = {"class_path": "callbacks.ImageMetrics",
                "init_args": {"every_n_g_steps": 1000, "num_samples": 20, "num_real": 20, "batch_size": 6,
-                             "kid_subsets": 2, "kid_subset_size": 10}}
+                             "kid_subsets": 2, "kid_subset_size": 10, "metrics": ["fid", "kid", "prc", "prdc", "swd"]}}
     callbacks = [{"class_path": "callbacks.StopAt", "init_args": {"g_steps": 3}},
                  {"class_path": "callbacks.EMA", "init_args": {"half_life_kimg": 0.01}},
                  metrics, checkpoint_callback(tmp_path / "ddp")]
@@ -143,12 +143,15 @@ def test_sagan_on_two_nodes_equals_one_process_and_so_does_its_fid(tmp_path, tin
     from lit_gans.evaluation import Evaluator, generated_batches
 
     settings = metrics["init_args"]
-    evaluator = Evaluator(settings["num_real"], settings["batch_size"], settings["kid_subsets"], settings["kid_subset_size"])
+    evaluator = Evaluator(settings["num_real"], settings["batch_size"], settings["kid_subsets"], settings["kid_subset_size"],
+                          metrics=settings["metrics"], swd_images=settings["num_samples"])
     cli.model.load_state_dict(distributed)
     cli.model.g_steps = 3  # the samples' seeds depend on the generator step
     fakes = generated_batches(cli.model, settings["num_samples"], settings["batch_size"])
-    single_fid = evaluator.score(fakes, cli.datamodule)["metrics/fid"]
-    assert logged(tmp_path / "logs", "metrics/fid") == pytest.approx(single_fid, rel=1e-4)
+    single = evaluator.score(fakes, cli.datamodule)
+    assert logged(tmp_path / "logs", "metrics/fid") == pytest.approx(single["metrics/fid"], rel=1e-4)
+    for name in ("precision", "recall", "density", "coverage", "swd_avg"):  # gathered features and patches
+        assert logged(tmp_path / "logs", f"metrics/{name}") == pytest.approx(single[f"metrics/{name}"], rel=1e-4, abs=1e-6), name
 
 
 @pytest.mark.timeout(900)

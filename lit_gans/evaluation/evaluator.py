@@ -19,7 +19,8 @@ read from the images when those metrics are asked for.
 Memory: generated features are kept (float32, 8 KiB per image) only when kid, prc, prdc or ifid is asked for;
 FID alone keeps float64 sums (constant in N). The reference features are always kept. Nearest neighbours are
 computed in 4096 x 4096 blocks. Under DDP every rank feeds its share of reals and fakes; sums are reduced and
-kept features gathered, so the values equal one process (SWD draws its patches per image index within a rank).
+kept features gathered, so the values equal one process (MS-SSIM pairs consecutive images of each rank's
+batches: other pairs than one process, from the same distribution).
 """
 import os
 from pathlib import Path

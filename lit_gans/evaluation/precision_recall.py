@@ -48,16 +48,19 @@ def ball_counts(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor
     return counts, occupied
 
 
-def coverage_fraction(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, block: int = BLOCK) -> float:
-    """The fraction of `points` (N, D) inside at least one ball (`centres` (M, D), `radii` (M,); d <= r)."""
-    counts, _ = ball_counts(points, centres, radii, block=block)
-    return (counts > 0).double().mean().item()
-
-
 def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3, block: int = BLOCK) -> dict[str, float]:
-    """real (N, D), fake (M, D) features -> {"precision", "recall"} in [0, 1] (computed in the features' dtype)."""
-    return {"precision": coverage_fraction(fake, real, kth_neighbour_radii(real, k, block), block),
-            "recall": coverage_fraction(real, fake, kth_neighbour_radii(fake, k, block), block)}
+    """real (N, D), fake (M, D) features -> {"precision", "recall"} in [0, 1] (computed in the features' dtype).
+    One pass over the real-fake distances serves both: precision asks whether a fake lies in some real ball,
+    recall whether a real lies in some fake ball."""
+    real_radii, fake_radii = kth_neighbour_radii(real, k, block), kth_neighbour_radii(fake, k, block)
+    fake_inside = torch.zeros(len(fake), dtype=torch.bool, device=fake.device)
+    real_inside = torch.zeros(len(real), dtype=torch.bool, device=real.device)
+    for i, rows in zip(range(0, len(fake), block), fake.split(block)):
+        for j, columns in zip(range(0, len(real), block), real.split(block)):
+            distances = torch.cdist(rows, columns)
+            fake_inside[i : i + block] |= (distances <= real_radii[j : j + block]).any(dim=1)
+            real_inside[j : j + block] |= (distances <= fake_radii[i : i + block, None]).any(dim=0)
+    return {"precision": fake_inside.double().mean().item(), "recall": real_inside.double().mean().item()}
 
 
 def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5, block: int = BLOCK) -> dict[str, float]:
