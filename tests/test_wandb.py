@@ -32,15 +32,24 @@ def test_without_credentials_the_logger_goes_offline_without_touching_the_networ
 
 
 def test_offline_run_holds_logged_metrics_and_sample_images(monkeypatch, tiny_sagan_kwargs, tmp_path):
+    from callbacks import ImageMetrics, Interpolations
+    from test_metrics import ChannelStats
+
     monkeypatch.setenv("WANDB_MODE", "offline")
     logger = WandbLogger(save_dir=str(tmp_path / "runs"))
+    metrics = ImageMetrics(every_n_g_steps=2, num_samples=16, num_real=32, batch_size=16, metrics=["fid", "prc"])
+    metrics.evaluator.extractor = ChannelStats()
     trainer = pl.Trainer(max_epochs=-1, logger=logger, enable_progress_bar=False, enable_checkpointing=False,
-                         log_every_n_steps=1, callbacks=[StopAt(g_steps=3), SampleGrid(every_n_g_steps=2)])
+                         log_every_n_steps=1, callbacks=[StopAt(g_steps=3), SampleGrid(every_n_g_steps=2), metrics,
+                                                         Interpolations(rows=2, frames=3)])
     trainer.fit(SAGAN(**tiny_sagan_kwargs), digits())
     logger.experiment.finish()
     run = next((tmp_path / "runs" / "wandb").glob("offline-run-*"))
     images = list((run / "files" / "media" / "images").glob("samples_*.png"))
     assert len(images) == 2  # at generator step 2 and at the end
+    media = sorted(p.name for p in (run / "files" / "media").rglob("*") if p.is_file())
+    assert any(name.startswith("latent_") for name in media) and any(name.startswith("truncation_") for name in media)
+    assert any(name.startswith("metrics_") and name.endswith(".table.json") for name in media), media
     records = written_records(run, b"loss/d_real")
     assert b"loss/d_real" in records and b"kimg" in records
     assert b"attn_res" in records  # the module's hyperparameters

@@ -55,12 +55,16 @@ class FeatureSet:
         """(N, F) float32, every feature kept."""
         if not self.keep:
             raise RuntimeError("this FeatureSet keeps only the sums (keep=False)")
-        return torch.cat(self.kept)
+        if len(self.kept) > 1:  # concatenated once, then kept as one tensor
+            self.kept = [torch.cat(self.kept)]
+        return self.kept[0]
 
     @property
     def labels(self) -> torch.Tensor:
         """(N,) int64 class labels of the kept features (-1: unlabelled)."""
-        return torch.cat(self.kept_labels)
+        if len(self.kept_labels) > 1:
+            self.kept_labels = [torch.cat(self.kept_labels)]
+        return self.kept_labels[0]
 
     def gathered(self) -> "FeatureSet":
         """The union of every rank's set (this set itself in one process)."""
