@@ -36,8 +36,8 @@ class ImageMetrics(pl.Callback):
         self.every_n_g_steps, self.num_samples = every_n_g_steps, num_samples
         self.truncation, self.batch_size, self.use_ema, self.seed = truncation, batch_size, use_ema, seed
         self.evaluator = Evaluator(num_real or num_samples, batch_size, kid_subsets, kid_subset_size, inception_weights,
-                                   inception_score, stats_dir, metrics=metrics, swd_images=min(swd_images, num_samples),
-                                   ms_ssim_pairs=min(ms_ssim_pairs, num_samples // 2), seed=seed)
+                                   inception_score, stats_dir, metrics=metrics, swd_images=swd_images,
+                                   ms_ssim_pairs=ms_ssim_pairs, seed=seed)
         self.last_step = -1
         self.history: list[dict] = []
 

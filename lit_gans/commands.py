@@ -125,8 +125,8 @@ class GANTrainer(Trainer):
             fakes = ImageFolderDataModule(images, resolution=datamodule.resolution, num_workers=0, batch_size=1)
             num_samples = fakes.num_images
         evaluator = Evaluator(num_real or num_samples, batch_size, kid_subset_size=min(kid_subset_size, num_samples),
-                              inception_weights=str(weights), metrics=names, swd_images=min(swd_images, num_samples),
-                              ms_ssim_pairs=min(ms_ssim_pairs, num_samples // 2), seed=seed)
+                              inception_weights=str(weights), metrics=names, swd_images=swd_images,
+                              ms_ssim_pairs=ms_ssim_pairs, seed=seed)
         if images is not None:
             batches = (fakes.images(range(i, min(i + batch_size, num_samples)))
                        for i in range(0, num_samples, batch_size))

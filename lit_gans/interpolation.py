@@ -20,6 +20,8 @@ import torch
 from lit_gans.images import image_grid
 from lit_gans.latents import seeded_generator, truncated_normal
 
+THRESHOLDS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # the truncation strip's default thresholds
+
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Spherical interpolation of a, b (D,) at t (T,) in [0, 1] -> (T, D); t = 0 gives a and t = 1 gives b exactly."""
@@ -80,7 +82,7 @@ def class_interpolation(model, rows: int = 4, frames: int = 8, classes: list[int
 def truncation_strip(model, rows: int = 4, thresholds: list[float] | None = None, classes: list[int] | None = None,
                      seed: int = 0) -> torch.Tensor:
     """(rows, len(thresholds), 3, H, W): per row one z (from `seed`) truncated at each threshold in turn."""
-    thresholds = thresholds or [0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
+    thresholds = thresholds or THRESHOLDS
     labels = row_classes(model, rows, classes, seed)
     columns = []
     for threshold in thresholds:
@@ -142,7 +144,7 @@ def pictures(model, kinds: list[str] | None = None, frames: int = 8, rows: int =
         elif kind == "class":
             made[kind] = class_interpolation(model, rows, frames, classes, seed, truncation)
         else:
-            steps = thresholds or [0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
+            steps = list(thresholds or THRESHOLDS)
             if video:
                 steps = torch.linspace(steps[0], steps[-1], frames).tolist()
             made[kind] = truncation_strip(model, rows, steps, classes, seed)

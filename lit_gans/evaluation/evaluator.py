@@ -135,20 +135,22 @@ class Evaluator:
     def collect(self, batches, resolution: int, world: int, device) -> SampleSet:
         """Features, logits, patches and pair scores of this rank's generated batches, gathered over ranks."""
         features = FeatureSet(keep="all_features" in self.needs)
-        logits, scores = [], []
+        logits, scores, num_pairs = [], [], 0
         patches = PatchSet(resolution, seed=self.seed + 1) if "patches" in self.needs else None
         patch_limit, pair_limit = -(-self.swd_images // world), -(-self.ms_ssim_pairs // world)
         for batch in batches:
             images, labels = batch if isinstance(batch, tuple) else (batch, None)
-            self.update(images.to(device), labels, features)
+            images = images.to(device)
+            self.update(images, labels, features)
             if self.logits_extractor is not None:
-                logits.append(self.logits_extractor(images.to(device)))
+                logits.append(self.logits_extractor(images))
             if patches is not None and patches.num_images < patch_limit:
                 patches.add(images[: patch_limit - patches.num_images].cpu())
-            if "pairs" in self.needs and sum(map(len, scores)) < pair_limit:
-                scores.append(pair_scores(images.to(device))[: pair_limit - sum(map(len, scores))])
+            if "pairs" in self.needs and num_pairs < pair_limit:
+                scores.append(pair_scores(images)[: pair_limit - num_pairs])
+                num_pairs += len(scores[-1])
         gathered = features.gathered()
-        fake = SampleSet(features=gathered, count=gathered.count)
+        fake = SampleSet(features=gathered)
         if logits:
             fake.logits = gather_rows(torch.cat(logits))
         if patches is not None:

@@ -4,7 +4,7 @@ Each metric reads what the evaluator collected from the real and the generated s
 values (`compute`) and the settings that reproduce them (`settings`). `build_metrics(names, ...)` makes them from
 the names used on the command line: fid, kid, is, prc, prdc, ifid, swd, ms_ssim.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torchmetrics.image.inception import InceptionScore as TorchmetricsInceptionScore
@@ -23,8 +23,6 @@ class SampleSet:
     logits: torch.Tensor | None = None  # (N, 1008) Inception logits (generated set, for IS)
     patches: object | None = None  # sliced_wasserstein.PatchSet
     pair_scores: torch.Tensor | None = None  # (P,) MS-SSIM of image pairs
-    count: int = 0  # images seen
-    extras: dict = field(default_factory=dict)
 
 
 class Precomputed(torch.nn.Module):
