@@ -25,6 +25,14 @@ def load_digits_tensors(resolution: int, held_out: float = 0.2, seed: int = 0):
     return images[train_idx], labels[train_idx], images[held_idx], labels[held_idx]
 
 
+def keep_classes(images: torch.Tensor, labels: torch.Tensor, classes: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images of `classes` only, labelled by their position in `classes`."""
+    relabel = torch.full((10,), -1, dtype=torch.long)
+    relabel[torch.tensor(classes)] = torch.arange(len(classes))
+    keep = relabel[labels] >= 0
+    return images[keep], relabel[labels[keep]]
+
+
 def quantize(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] float -> the uint8 the pyramid stores."""
     return ((images + 1) * 127.5).round().to(torch.uint8)
@@ -37,13 +45,16 @@ class DigitsDataModule(GANDataModule):
         held_out: fraction of images kept out of training (stratified) for evaluation.
         train_fraction: train on this stratified fraction of the training split only (limited-data experiments:
             0.1 keeps 144 of the 1,437); the held-out split does not change.
+        classes: keep only these digits (in both splits), relabelled 0, 1, ... in the order given, e.g. [5, 6, 7,
+            8, 9] for a 5-class fine-tuning set; None: all ten.
         The others are those of `GANDataModule`.
     """
 
     num_classes = 10
 
     def __init__(self, resolution: int = 16, batch_size: int = 64, num_workers: int = 0, held_out: float = 0.2,
-                 train_fraction: float = 1.0, seed: int = 0, batch_sizes: dict[int, int] | None = None):
+                 train_fraction: float = 1.0, seed: int = 0, batch_sizes: dict[int, int] | None = None,
+                 classes: list[int] | None = None):
         if resolution < 8:
             raise ValueError(f"digits are 8x8; resolution must be at least 8, got {resolution}")
         super().__init__(resolution, batch_size, num_workers, flip=False, seed=seed, batch_sizes=batch_sizes)
@@ -51,17 +62,29 @@ class DigitsDataModule(GANDataModule):
             raise ValueError(f"held_out must be a fraction in (0, 1), got {held_out}")
         if not 0 < train_fraction <= 1:
             raise ValueError(f"train_fraction must be a fraction in (0, 1], got {train_fraction}")
+        if classes is not None and (not classes or len(set(classes)) != len(classes) or not set(classes) <= set(range(10))):
+            raise ValueError(f"classes must be distinct digits 0-9, got {classes}")
         self.held_out, self.train_fraction = held_out, train_fraction
+        self.classes = None if classes is None else [int(c) for c in classes]
+        self.num_classes = len(self.classes) if self.classes else 10
         self.train_images: torch.Tensor | None = None
         self.train_labels: torch.Tensor | None = None
         self.held_out_images: torch.Tensor | None = None
         self.held_out_labels: torch.Tensor | None = None
 
+    @classmethod
+    def declared_classes(cls, **init_args) -> int:
+        return len(init_args["classes"]) if init_args.get("classes") else cls.num_classes
+
     def identity(self) -> list:
-        return [*super().identity(), self.held_out] + ([self.train_fraction] if self.train_fraction < 1 else [])
+        return ([*super().identity(), self.held_out] + ([self.train_fraction] if self.train_fraction < 1 else [])
+                + ([self.classes] if self.classes else []))
 
     def load(self):
         train_x, train_y, held_x, held_y = load_digits_tensors(self.resolution, self.held_out, self.seed)
+        if self.classes:
+            train_x, train_y = keep_classes(train_x, train_y, self.classes)
+            held_x, held_y = keep_classes(held_x, held_y, self.classes)
         if self.train_fraction < 1:
             from sklearn.model_selection import train_test_split
 

@@ -21,6 +21,8 @@ class BigGANDeep(GAN):
         attn_res: feature-map size at which G and D apply self-attention (0: none).
         bn_eps, sn_eps: BatchNorm and spectral-norm epsilons.
         init: weight initialisation, "ortho", "xavier" or "N02".
+        truncation_stats: rows of G's BatchNorm statistics tabulated per truncation (51 for the converted TF-Hub
+            weights, `lit-gans convert --source pytorch-pretrained-biggan`; 0: none, the running statistics).
         ortho_reg: strength of the orthogonal regularisation of G (`lit_gans.objective.Orthogonal`; 0: off),
             placed before any other `regularizers`.
         The remaining arguments are those of `lit_gans.GAN`.
@@ -37,6 +39,7 @@ class BigGANDeep(GAN):
         bn_eps: float = 1e-5,
         sn_eps: float = 1e-6,
         init: str = "ortho",
+        truncation_stats: int = 0,
         loss: str = "hinge",
         n_dis: int = 2,
         lr_g: float = 5e-5,
@@ -58,5 +61,5 @@ class BigGANDeep(GAN):
         self.save_hyperparameters()
         self.resolution = resolution
         self.set_networks(BigGANDeepGenerator(resolution, z_dim, ch, num_classes, shared_dim, attn_res, bn_eps,
-                                              sn_eps, init),
+                                              sn_eps, init, truncation_stats),
                           BigGANDeepDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init))

@@ -1,4 +1,5 @@
-"""`lit-gans` command line: LightningCLI with the subcommands fit, validate, sample, evaluate, interpolate and describe.
+"""`lit-gans` command line: LightningCLI with the subcommands fit, validate, sample, evaluate, interpolate and describe,
+and `convert` (released weights to a lit-gans checkpoint, `lit_gans.convert`).
 
     lit-gans fit                                   # class-conditional SAGAN on the embedded digits
     lit-gans fit --config configs/sagan/celeba64.yaml
@@ -7,6 +8,7 @@
     lit-gans sample --ckpt_path runs/.../last.ckpt --num 100 --classes "[3, 7]" --out samples
     lit-gans describe --config configs/sagan/imagenet128.yaml
     lit-gans evaluate --config configs/sagan/digits.yaml --ckpt_path runs/.../last.ckpt --num_samples 10000
+    lit-gans convert --source pytorch-pretrained-biggan --weights biggan-deep-128/pytorch_model.bin --out deep128.ckpt
 
 With no --config, the recipe `configs/sagan/digits.yaml` applies (the file itself, installed with the package).
 The model's resolution and number of classes follow the data unless they are given explicitly (on the command
@@ -139,6 +141,11 @@ def main(args: list[str] | None = None, run: bool = True) -> GANCLI:
     data and trainer from a config (no subcommand in `args`), e.g. to train from Python."""
     from callbacks import Interpolations, WandbRunId
 
+    argv = sys.argv[1:] if args is None else args
+    if run and isinstance(argv, list) and argv[:1] == ["convert"]:  # not a Trainer method: no model or data to build
+        from lit_gans.convert import main as convert
+
+        return convert(argv[1:])
     defaults = {"default_config_files": [str(configs.recipe())]}
     return GANCLI(
         GAN,

@@ -20,9 +20,11 @@ import inspect
 import torch
 import torch.nn as nn
 import pytorch_lightning as pl
-from pytorch_lightning.utilities import rank_zero_warn
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
-from lit_gans.latents import sample_latents, seeded_generator
+from lit_gans.finetune import InitialWeights, frozen_blocks, load_initial_weights, read_initial_weights
+from lit_gans.latents import TRUNCATION_STYLES, sample_latents, seeded_generator
+from lit_gans.layers.truncation_stats import tabulated_norms, tabulated_statistics
 from lit_gans.objective import Augment, Objective, Regularizer
 from lit_gans.objective.component import Component
 from lit_gans.parameters import count_parameters, parameter_breakdown
@@ -54,6 +56,9 @@ class GAN(pl.LightningModule):
         betas_g, betas_d: Adam betas of G and D.
         adam_eps: Adam epsilon for both.
         seed: base seed of the latent streams; each rank draws from its own stream.
+        truncation_style: how `sample(..., truncation=t)` truncates z: "resample" (N(0, I) restricted to [-t, t],
+            as in the BigGAN paper) or "scale" (t * N(0, I) restricted to [-2, 2], the TF-Hub BigGAN-deep
+            convention its converted weights record).
         max_nonfinite: stop with an error after this many consecutive skipped optimizer steps. A step is skipped
             when its loss (on any rank) or its gradient is not finite; under 16-mixed the GradScaler's overflow
             skips count too.
@@ -64,6 +69,13 @@ class GAN(pl.LightningModule):
             tensor-core GPUs).
         compile: compile G and D with `torch.compile` (the input-gradient penalties always run D uncompiled,
             because compiled graphs do not support double backward).
+        init_from: fine-tune: start training from the weights of this lit-gans checkpoint (trained, or written by
+            `lit-gans convert`) with fresh counters and optimizers (`lit_gans.finetune`); layers whose size follows
+            the number of classes start fresh when it differs. Resuming with --ckpt_path restores the run instead.
+        freeze_d: FreezeD (Mo et al. 2020): keep D's input layer and its first `freeze_d` blocks fixed (weights and
+            spectral-norm vectors).
+        init_lr_scale: learning-rate multiplier for the parameters `init_from` loads (e.g. 0.1: the pretrained
+            layers move slower than the fresh ones, which train at lr_g / lr_d).
     """
 
     def __init__(
@@ -81,11 +93,15 @@ class GAN(pl.LightningModule):
         betas_d: tuple[float, float] = (0.0, 0.9),
         adam_eps: float = 1e-8,
         seed: int = 0,
+        truncation_style: str = "resample",
         max_nonfinite: int = 20,
         grad_clip: float | None = None,
         fused_adam: bool = False,
         channels_last: bool = False,
         compile: bool = False,
+        init_from: str | None = None,
+        freeze_d: int = 0,
+        init_lr_scale: float = 1.0,
     ):
         super().__init__()
         if n_dis < 1:
@@ -98,10 +114,19 @@ class GAN(pl.LightningModule):
             raise ValueError(f"max_nonfinite must be at least 1, got {max_nonfinite}")
         if num_classes < 0:
             raise ValueError(f"num_classes must be 0 (unconditional) or positive, got {num_classes}")
+        if freeze_d < 0 or init_lr_scale <= 0:
+            raise ValueError(f"freeze_d must be non-negative and init_lr_scale positive, got {freeze_d}, {init_lr_scale}")
+        if truncation_style not in TRUNCATION_STYLES:
+            raise ValueError(f"truncation_style must be one of {TRUNCATION_STYLES}, got {truncation_style!r}")
         self.automatic_optimization = False
         self.objective = Objective(loss, regularizers, augment)
         self.z_dim, self.num_classes, self.loss = z_dim, num_classes, loss
         self.n_dis, self.accumulate, self.seed, self.max_nonfinite = n_dis, accumulate, seed, max_nonfinite
+        self.truncation_style = truncation_style
+        self.init_from, self.freeze_d, self.init_lr_scale = init_from, freeze_d, init_lr_scale
+        self._initial_weights: InitialWeights | None = None
+        self._restored = False  # set when Lightning restores a checkpoint (resume): init_from is then skipped
+        self._frozen: list[nn.Module] = []  # D blocks fixed by freeze_d
         self.lr_g, self.lr_d, self.adam_eps = lr_g, lr_d, adam_eps
         self.grad_clip, self.fused_adam, self.channels_last, self.compile_networks = grad_clip, fused_adam, channels_last, compile
         self.betas_g, self.betas_d = tuple(map(float, betas_g)), tuple(map(float, betas_d))  # Adam refuses (0, 0.9)
@@ -145,6 +170,23 @@ class GAN(pl.LightningModule):
             found = f"{data_classes} classes" if data_classes else "no class labels"
             raise ValueError(f"the model is conditioned on {self.num_classes} classes but the data has {found}; set "
                              f"model.num_classes to {data_classes}" + (" (unconditional)" if not data_classes else ""))
+        if self.init_from and not self._restored:
+            load_initial_weights(self, self.initial_weights())
+            rank_zero_info(f"init_from {self.init_from}: {self.initial_weights().summary()}")
+
+    def train(self, mode: bool = True):
+        """nn.Module.train, except that D blocks frozen by `freeze_d` stay in eval mode: their spectral-norm power
+        iteration stops too, so a frozen block computes the same function throughout."""
+        super().train(mode)
+        for block in self._frozen:
+            block.eval()
+        return self
+
+    def initial_weights(self) -> InitialWeights:
+        """The weights `init_from` names, read once (`lit_gans.finetune.read_initial_weights`)."""
+        if self._initial_weights is None:
+            self._initial_weights = read_initial_weights(self, self.init_from)
+        return self._initial_weights
 
     def configure_model(self) -> None:
         """Apply the speed options (Lightning calls this before moving the module to its device and wrapping it)."""
@@ -156,9 +198,22 @@ class GAN(pl.LightningModule):
             self.discriminator.compile()
 
     def configure_optimizers(self):
+        """Adam for G and for D. Frozen D blocks (`freeze_d`) are left out; with `init_from` and an `init_lr_scale`
+        other than 1, the loaded parameters form a second parameter group at the scaled learning rate."""
+        self._frozen = frozen_blocks(self.discriminator, self.freeze_d) if self.freeze_d else []
+        for block in self._frozen:
+            block.requires_grad_(False).eval()
+        scaled = self.initial_weights().loaded_parameters(self) if self.init_from and self.init_lr_scale != 1 else set()
+
+        def groups(name: str, lr: float) -> list[dict]:
+            trained = [(f"{name}.{k}", p) for k, p in getattr(self, name).named_parameters() if p.requires_grad]
+            fresh = [p for k, p in trained if k not in scaled]
+            loaded = [p for k, p in trained if k in scaled]
+            return [g for g in ({"params": fresh, "lr": lr}, {"params": loaded, "lr": lr * self.init_lr_scale}) if g["params"]]
+
         adam = dict(eps=self.adam_eps, fused=True if self.fused_adam else None)
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g, **adam)
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d, **adam)
+        opt_g = torch.optim.Adam(groups("generator", self.lr_g), betas=self.betas_g, **adam)
+        opt_d = torch.optim.Adam(groups("discriminator", self.lr_d), betas=self.betas_d, **adam)
         return [opt_g, opt_d]
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
@@ -320,23 +375,28 @@ class GAN(pl.LightningModule):
         """Generate n images (n, 3, H, W) in [-1, 1] with G in eval mode.
 
         y: class per image (n,), one class for all, or None for random classes (ignored when unconditional).
-        truncation: sample z from a normal truncated to [-truncation, truncation].
+        truncation: truncate z in the model's `truncation_style` (by default: a normal restricted to [-truncation,
+            truncation]); a generator with tabulated BatchNorm statistics (converted TF-Hub BigGAN-deep) also
+            normalises with the statistics of this truncation.
         use_ema: use `generator_ema` (the moving average under `callbacks.EMA`, else a copy of G).
         standing_stats: if positive, sample from a copy of G whose BatchNorm statistics are re-estimated over this
             many batches of `batch_size` random samples (same truncation), as in BigGAN.
         """
         generator = self.generator_ema if use_ema else self.generator
+        if standing_stats and tabulated_norms(generator):
+            raise ValueError("this generator normalises with BatchNorm statistics tabulated per truncation (converted "
+                             "TF-Hub weights), which would replace standing statistics; sample without standing_stats")
         if standing_stats:
             generator = self.standing_stats_generator(generator, standing_stats, batch_size, truncation,
                                                       seed if seed is not None else self.seed)
         z, labels = self.sample_inputs(n, y, truncation, seed)
-        return self.generate(z, labels, generator, batch_size)
+        return self.generate(z, labels, generator, batch_size, truncation)
 
     def sample_inputs(self, n: int, y: torch.Tensor | list[int] | int | None = None, truncation: float | None = None,
                       seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Latents z (n, z_dim) and labels (n,) (None when unconditional) as `sample` draws them."""
         rng = seeded_generator(seed, device=self.device) if seed is not None else None
-        z = sample_latents(n, self.z_dim, truncation, rng, self.device)
+        z = sample_latents(n, self.z_dim, truncation, rng, self.device, self.truncation_style)
         labels = None
         if self.num_classes:
             if y is None:
@@ -349,17 +409,19 @@ class GAN(pl.LightningModule):
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None, generator: nn.Module | None = None,
-                 batch_size: int = 256) -> torch.Tensor:
+                 batch_size: int = 256, truncation: float | None = None) -> torch.Tensor:
         """Images (n, 3, H, W) in [-1, 1] from given z (n, z_dim) and labels (n,), with `generator` (default:
-        `generator_ema`) in eval mode, in chunks of `batch_size`."""
+        `generator_ema`) in eval mode, in chunks of `batch_size`. `truncation` matters only to a generator with
+        BatchNorm statistics tabulated per truncation (`lit_gans.layers.truncation_stats`), which then uses them."""
         generator = self.generator_ema if generator is None else generator
         was_training = generator.training
         generator.eval()
         try:
-            chunks = [
-                generator(z[i : i + batch_size], None if labels is None else labels[i : i + batch_size])
-                for i in range(0, len(z), batch_size)
-            ]
+            with tabulated_statistics(generator, truncation):
+                chunks = [
+                    generator(z[i : i + batch_size], None if labels is None else labels[i : i + batch_size])
+                    for i in range(0, len(z), batch_size)
+                ]
         finally:
             generator.train(was_training)
         return torch.cat(chunks).float().clamp(-1, 1)
@@ -370,7 +432,7 @@ class GAN(pl.LightningModule):
 
         def make_inputs(i: int) -> tuple[torch.Tensor, torch.Tensor | None]:
             rng = seeded_generator(seed, 0, STANDING_STATS_STREAM, i, device=self.device)
-            z = sample_latents(batch_size, self.z_dim, truncation, rng, self.device)
+            z = sample_latents(batch_size, self.z_dim, truncation, rng, self.device, self.truncation_style)
             y = torch.randint(self.num_classes, (batch_size,), generator=rng, device=self.device) if self.num_classes else None
             return z, y
 
@@ -413,9 +475,17 @@ class GAN(pl.LightningModule):
             raise ValueError("this checkpoint was not written by a lit-gans model (it has no 'lit_gans' entry)")
         if state["model"] != type(self).__name__:
             raise ValueError(f"this checkpoint holds a {state['model']} model and cannot be loaded into {type(self).__name__}")
+        weights = checkpoint["state_dict"]
+        self._restored = True
+        converted = state.get("converted")
+        if converted and "discriminator" not in converted["networks"]:
+            if self._trainer is not None and self.trainer.state.fn == "fit":
+                raise ValueError(f"this checkpoint was converted from {converted['source']} and holds no discriminator "
+                                 "(only the generator was released), so training cannot continue from it; fine-tune "
+                                 "it with --model.init_args.init_from instead, which starts D from its initialisation")
+            weights.update({"discriminator." + k: v for k, v in self.discriminator.state_dict().items()})
         for key in ("d_micro", "d_steps", "g_steps", "images_seen", "skipped_steps"):
             setattr(self, key, state[key])
-        weights = checkpoint["state_dict"]
         if not any(k.startswith("generator_ema.") for k in weights):  # written without an EMA: sample from G
             weights.update({"generator_ema." + k[len("generator."):]: v for k, v in list(weights.items())
                             if k.startswith("generator.")})

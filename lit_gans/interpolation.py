@@ -8,7 +8,8 @@ Every picture is a tensor (rows, columns, 3, H, W) in [-1, 1] from a GAN's `gene
   embeddings, (1 - t) E[a] + t E[b] (BigGAN Fig. 8); needs a generator with a shared embedding (BigGAN,
   BigGAN-deep).
 - `truncation_strip`: per row one z at increasing truncation thresholds (BigGAN Sec. 3.1); every threshold
-  resamples only the values outside it, so the values within stay those of the same z.
+  resamples only the values outside it, so the values within stay those of the same z (in the "scale" style of
+  converted TF-Hub weights, the same z is scaled instead, and thresholds lie in (0, 1]).
 `to_frames` turns a picture into video frames (one grid of the rows per column); `write_video` writes MP4 (through
 imageio's ffmpeg plugin) or GIF.
 """
@@ -18,9 +19,15 @@ import numpy as np
 import torch
 
 from lit_gans.images import image_grid
-from lit_gans.latents import seeded_generator, truncated_normal
+from lit_gans.latents import sample_latents, seeded_generator
+from lit_gans.layers.truncation_stats import tabulated_norms
 
 THRESHOLDS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # the truncation strip's default thresholds
+TABULATED_THRESHOLDS = (0.2, 0.4, 0.6, 0.8, 1.0)  # ... for generators with statistics tabulated over (0, 1]
+
+
+def default_thresholds(model) -> tuple[float, ...]:
+    return TABULATED_THRESHOLDS if tabulated_norms(model.generator_ema) else THRESHOLDS
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -55,7 +62,7 @@ def latent_interpolation(model, rows: int = 4, frames: int = 8, classes: list[in
     t = torch.linspace(0, 1, frames, device=z.device)
     path = torch.cat([slerp(z[2 * r], z[2 * r + 1], t) for r in range(rows)])
     path_labels = None if labels is None else labels.repeat_interleave(frames)
-    return model.generate(path, path_labels).unflatten(0, (rows, frames))
+    return model.generate(path, path_labels, truncation=truncation).unflatten(0, (rows, frames))
 
 
 @torch.no_grad()
@@ -75,19 +82,21 @@ def class_interpolation(model, rows: int = 4, frames: int = 8, classes: list[int
     z, _ = model.sample_inputs(rows, y=ends[:, 0], truncation=truncation, seed=seed)
     t = torch.linspace(0, 1, frames, device=z.device)[:, None]
     blends = torch.cat([(1 - t) * embedding.weight[a] + t * embedding.weight[b] for a, b in ends.tolist()])
-    return model.generate(z.repeat_interleave(frames, dim=0), blends, generator).unflatten(0, (rows, frames))
+    return model.generate(z.repeat_interleave(frames, dim=0), blends, generator,
+                          truncation=truncation).unflatten(0, (rows, frames))
 
 
 @torch.no_grad()
 def truncation_strip(model, rows: int = 4, thresholds: list[float] | None = None, classes: list[int] | None = None,
                      seed: int = 0) -> torch.Tensor:
     """(rows, len(thresholds), 3, H, W): per row one z (from `seed`) truncated at each threshold in turn."""
-    thresholds = thresholds or THRESHOLDS
+    thresholds = thresholds or default_thresholds(model)
     labels = row_classes(model, rows, classes, seed)
     columns = []
     for threshold in thresholds:
-        z = truncated_normal((rows, model.z_dim), threshold, seeded_generator(seed, 2, device=model.device), model.device)
-        columns.append(model.generate(z, labels))
+        z = sample_latents(rows, model.z_dim, threshold, seeded_generator(seed, 2, device=model.device), model.device,
+                           model.truncation_style)
+        columns.append(model.generate(z, labels, truncation=threshold))
     return torch.stack(columns, dim=1)
 
 
@@ -144,7 +153,7 @@ def pictures(model, kinds: list[str] | None = None, frames: int = 8, rows: int =
         elif kind == "class":
             made[kind] = class_interpolation(model, rows, frames, classes, seed, truncation)
         else:
-            steps = list(thresholds or THRESHOLDS)
+            steps = list(thresholds or default_thresholds(model))
             if video:
                 steps = torch.linspace(steps[0], steps[-1], frames).tolist()
             made[kind] = truncation_strip(model, rows, steps, classes, seed)

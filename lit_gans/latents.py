@@ -26,9 +26,23 @@ def truncated_normal(shape: tuple[int, ...], threshold: float, generator: torch.
     return z
 
 
+TRUNCATION_STYLES = ("resample", "scale")
+
+
 def sample_latents(n: int, z_dim: int, truncation: float | None = None, generator: torch.Generator | None = None,
-                   device: torch.device | str = "cpu") -> torch.Tensor:
-    """z: (n, z_dim) from N(0, I), or from the truncated normal when `truncation` is given."""
+                   device: torch.device | str = "cpu", style: str = "resample") -> torch.Tensor:
+    """z: (n, z_dim) from N(0, I), or truncated when `truncation` is given, in one of two styles:
+
+        resample   N(0, I) restricted to [-t, t] (BigGAN, Sec. 3.1)
+        scale      t * (N(0, I) restricted to [-2, 2]): the TF-Hub BigGAN-deep convention, whose BatchNorm
+                   statistics were tabulated for latents drawn this way
+    """
+    if style not in TRUNCATION_STYLES:
+        raise ValueError(f"truncation style must be one of {TRUNCATION_STYLES}, got {style!r}")
     if truncation is None:
         return torch.randn(n, z_dim, generator=generator, device=device)
+    if style == "scale":
+        if truncation <= 0:
+            raise ValueError(f"truncation must be positive, got {truncation}")
+        return truncation * truncated_normal((n, z_dim), 2.0, generator, device)
     return truncated_normal((n, z_dim), truncation, generator, device)

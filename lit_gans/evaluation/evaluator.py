@@ -241,4 +241,4 @@ def generated_batches(module, num_samples: int, batch_size: int = 100, truncatio
         z = torch.cat([z for z, _ in inputs])[rank::world]
         labels = None if inputs[0][1] is None else torch.cat([y for _, y in inputs])[rank::world]
         if len(z):
-            yield to_uint8(module.generate(z, labels, generator)), labels
+            yield to_uint8(module.generate(z, labels, generator, truncation=truncation)), labels

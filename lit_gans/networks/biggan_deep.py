@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lit_gans.layers import DeepDBlock, DeepGBlock, SelfAttention, apply_spectral_norm, init_weights
+from lit_gans.layers.truncation_stats import add_truncation_tables
 from lit_gans.networks.biggan import G_CHANNELS, attention_index, check_resolution, projection_head
 
 D_CHANNELS = {
@@ -36,7 +37,11 @@ RESOLUTIONS = tuple(sorted(D_CHANNELS))
 
 class BigGANDeepGenerator(nn.Module):
     """z: (N, z_dim), y: (N,) int64 labels, (N, shared_dim) class embeddings, or None
-    -> images (N, 3, resolution, resolution) in [-1, 1]."""
+    -> images (N, 3, resolution, resolution) in [-1, 1].
+
+    truncation_stats: if positive, every BatchNorm also carries a table of statistics for that many truncation
+    values (51 in the TF-Hub release; `lit_gans.layers.truncation_stats`), which sampling uses in eval mode.
+    """
 
     ortho_exempt = ("shared.",)  # orthogonal regularisation leaves the shared class embedding alone
 
@@ -51,6 +56,7 @@ class BigGANDeepGenerator(nn.Module):
         bn_eps: float = 1e-5,
         sn_eps: float = 1e-6,
         init: str = "ortho",
+        truncation_stats: int = 0,
     ):
         super().__init__()
         check_resolution(resolution, RESOLUTIONS, "BigGAN-deep")
@@ -69,10 +75,12 @@ class BigGANDeepGenerator(nn.Module):
             self.blocks.append(DeepGBlock(cin * ch, cout * ch, cond_dim, upsample=True, bn_eps=bn_eps))
             if i == attn_index:
                 self.blocks.append(SelfAttention(cout * ch))
-        self.out_bn = nn.BatchNorm2d(outs[-1] * ch)
+        self.out_bn = nn.BatchNorm2d(outs[-1] * ch, eps=bn_eps)
         self.out_conv = nn.Conv2d(outs[-1] * ch, 3, 3, padding=1)
         init_weights(self, init)
         apply_spectral_norm(self, sn_eps, types=(nn.Conv2d, nn.Linear))
+        if truncation_stats:
+            add_truncation_tables(self, truncation_stats)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         c = z

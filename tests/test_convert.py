@@ -1,0 +1,173 @@
+"""Converters of released weights: the converted model gives the original code's images, checkpoints round-trip,
+and bad files are refused with a message naming the file and what was expected."""
+import json
+
+import pytest
+import torch
+
+from conftest import digits, make_trainer
+from lit_gans import BigGANDeep
+from lit_gans.cli import main
+from lit_gans.convert import convert
+from lit_gans.convert.checkpoint import converted_checkpoint, save_atomically
+from lit_gans.layers.truncation_stats import blend
+
+pytorch_pretrained_biggan = pytest.importorskip("pytorch_pretrained_biggan")
+
+SMALL = dict(output_dim=128, z_dim=16, class_embed_dim=16, channel_width=8, num_classes=10)
+
+
+def released_biggan_deep(folder, **config):
+    """The package's BigGAN-deep built from a BigGANConfig at small width with random weights and random
+    statistics tables, written as the package lays out a release: folder/pytorch_model.bin + config.json."""
+    config = pytorch_pretrained_biggan.BigGANConfig(**{**SMALL, **config})
+    reference = pytorch_pretrained_biggan.BigGAN(config)
+    with torch.no_grad():
+        for parameter in reference.parameters():
+            parameter.normal_(0, 0.3 if parameter.dim() > 1 else 0.2)
+        for name, buffer in reference.named_buffers():
+            if name.endswith("running_means"):
+                buffer.normal_(0, 0.3)
+            elif name.endswith("running_vars"):
+                buffer.uniform_(0.3, 2.0)
+        reference.train()(torch.zeros(2, config.z_dim), torch.eye(config.num_classes)[:2], 1.0)  # one power step
+    reference.eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(reference.state_dict(), folder / "pytorch_model.bin")
+    (folder / "config.json").write_text(config.to_json_string())
+    return reference
+
+
+@pytest.fixture
+def release(tmp_path):
+    reference = released_biggan_deep(tmp_path / "biggan-deep")
+    return reference, tmp_path / "biggan-deep" / "pytorch_model.bin"
+
+
+def test_blend_weighs_the_lower_row_by_the_fraction():
+    """The package's blend, read literally: at 0.405 the row of 0.42 weighs 3x the row of 0.40; on the grid one row."""
+    table = torch.arange(51, dtype=torch.float64)[:, None] * torch.ones(1, 2)
+    assert torch.allclose(blend(table, 0.405), 0.25 * table[20] + 0.75 * table[21])
+    assert torch.equal(blend(table, 0.5), table[25]) and torch.equal(blend(table, 1.0), table[50])
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        blend(table, 1.5)
+
+
+@pytest.mark.parametrize("truncation", [0.02, 0.3, 0.405, 0.7, 0.93, 1.0])
+def test_biggan_deep_gives_the_package_images(release, truncation):
+    """model.sample(n, y, truncation, seed) equals the package's BigGAN(z, one_hot(y), truncation) for the same z."""
+    reference, weights = release
+    model = BigGANDeep.load_from_checkpoint(convert("pytorch-pretrained-biggan", str(weights), "deep.ckpt"),
+                                            map_location="cpu")
+    y = torch.tensor([0, 3, 7, 9, 9, 1])
+    images = model.sample(6, y=y, truncation=truncation, seed=5)
+    z, labels = model.sample_inputs(6, y=y, truncation=truncation, seed=5)
+    assert z.abs().max() <= 2 * truncation + 1e-6 and z.std() > 0.4 * truncation  # t * truncnorm(-2, 2)
+    with torch.no_grad():
+        expected = reference(z, torch.eye(10)[labels], truncation)
+    assert images.shape == (6, 3, 128, 128)
+    assert (images - expected).abs().max() <= 1e-4
+    assert expected.std() > 0.05  # the comparison is not between near-constant images
+
+
+def test_truncation_statistics_change_the_images(release):
+    """The tables matter: the same z at neighbouring truncations gives different images, so the comparison above
+    would catch a wrong blend."""
+    _, weights = release
+    model = BigGANDeep.load_from_checkpoint(convert("pytorch-pretrained-biggan", str(weights), "deep.ckpt"),
+                                            map_location="cpu")
+    z, y = torch.randn(4, 16).clamp(-0.8, 0.8), torch.arange(4)
+    assert (model.generate(z, y, truncation=0.40) - model.generate(z, y, truncation=0.42)).abs().max() > 1e-2
+
+
+def test_converted_checkpoint_round_trips_and_has_no_discriminator(release):
+    _, weights = release
+    path = convert("pytorch-pretrained-biggan", str(weights), "deep.ckpt")
+    checkpoint = torch.load(path, weights_only=True)
+    assert not any(k.startswith("discriminator.") for k in checkpoint["state_dict"])
+    assert checkpoint["lit_gans"]["converted"]["networks"] == ["generator", "generator_ema"]
+    assert checkpoint["hyper_parameters"]["truncation_stats"] == 51
+    assert checkpoint["hyper_parameters"]["truncation_style"] == "scale"
+    model = BigGANDeep.load_from_checkpoint(path, map_location="cpu")
+    again = save_atomically(converted_checkpoint(model, ("generator", "generator_ema"),
+                                                 checkpoint["lit_gans"]["converted"]), "again.ckpt")
+    reloaded = torch.load(again, weights_only=True)
+    assert reloaded["state_dict"].keys() == checkpoint["state_dict"].keys()
+    assert all(torch.equal(reloaded["state_dict"][k], v) for k, v in checkpoint["state_dict"].items())
+    assert reloaded["hyper_parameters"].items() >= checkpoint["hyper_parameters"].items()  # plus explicit defaults
+
+
+def test_converted_generator_cannot_resume_training(release):
+    """Only the generator was released: `fit --ckpt_path` on it says so and points to init_from."""
+    _, weights = release
+    path = convert("pytorch-pretrained-biggan", str(weights), "deep.ckpt")
+    model = BigGANDeep.load_from_checkpoint(path, map_location="cpu")
+    with pytest.raises(ValueError, match="holds no discriminator.*init_from"):
+        make_trainer(max_steps=1).fit(model, datamodule=digits(resolution=128, batch_size=2), ckpt_path=path)
+
+
+def test_convert_and_sample_from_the_command_line(release):
+    _, weights = release
+    main(["convert", "--source=pytorch-pretrained-biggan", f"--weights={weights}", "--out=cli.ckpt"])
+    main(["sample", "--ckpt_path=cli.ckpt", "--num=4", "--classes=[2, 5]", "--truncation=0.5", "--out=samples",
+          "--trainer.logger=false"])
+    from PIL import Image
+
+    assert Image.open("samples/grid.png").size[0] > 128
+
+
+def test_bad_weight_files_are_refused_with_the_reason(release, tmp_path):
+    _, weights = release
+    folder = weights.parent
+    text = folder / "notes.bin"
+    text.write_text("not weights")
+    (folder / "config.json").rename(folder / "config.json.bak")
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        convert("pytorch-pretrained-biggan", str(weights), "x.ckpt")
+    (folder / "config.json.bak").rename(folder / "config.json")
+    with pytest.raises(ValueError, match=f"{text}.*pytorch_model.bin of pytorch-pretrained-biggan"):
+        convert("pytorch-pretrained-biggan", str(text), "x.ckpt")
+    truncated = folder / "truncated.bin"
+    truncated.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated.bin.*truncated or corrupt"):
+        convert("pytorch-pretrained-biggan", str(truncated), "x.ckpt")
+    with pytest.raises(ValueError, match="holds a 128 px generator, not 256 px"):
+        convert("pytorch-pretrained-biggan", str(weights), "x.ckpt", resolution=256)
+    with pytest.raises(ValueError, match="unknown source"):
+        convert("biggan-tf", str(weights), "x.ckpt")
+    state = torch.load(weights, weights_only=True)
+    del state["generator.gen_z.weight_v"], state["generator.layers.3.bn_2.running_vars"]
+    torch.save(state, weights)
+    with pytest.raises(ValueError, match="2 missing keys: generator.gen_z.weight_v, generator.layers.3.bn_2.running_vars"):
+        convert("pytorch-pretrained-biggan", str(weights), "x.ckpt")
+    assert not list(tmp_path.glob("x.ckpt")) and not list(tmp_path.glob(".partial*"))  # nothing half-written
+
+
+def test_config_of_another_resolution_is_refused(tmp_path):
+    """Weights of the 128 px generator with the config.json of the 256 px one."""
+    released_biggan_deep(tmp_path / "r")
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    from pytorch_pretrained_biggan.convert_tf_to_pytorch import BigGAN256 as big
+    (tmp_path / "r" / "config.json").write_text(json.dumps({**config, "output_dim": 256, "layers": big.layers}))
+    with pytest.raises(ValueError, match="holds 11 generator layers.*256 px generator with 13"):
+        convert("pytorch-pretrained-biggan", str(tmp_path / "r" / "pytorch_model.bin"), "x.ckpt")
+
+
+def test_fine_tune_the_converted_generator_on_five_digits(release):
+    """init_from a converted BigGAN-deep: G's body is the release, its class embedding and D start fresh, the
+    statistics tables stay behind (the new run keeps running statistics), and training runs with finite losses."""
+    from test_finetune import AtTrainStart
+
+    _, weights = release
+    path = convert("pytorch-pretrained-biggan", str(weights), "deep.ckpt")
+    released = torch.load(path, weights_only=True)["state_dict"]
+    model = BigGANDeep(resolution=128, z_dim=16, ch=8, num_classes=5, shared_dim=16, bn_eps=1e-4, sn_eps=1e-4,
+                       init_from=str(path))
+    fresh_d = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
+    start = AtTrainStart()
+    make_trainer(start, max_steps=3).fit(model, datamodule=digits(resolution=128, batch_size=2, classes=[0, 1, 2, 3, 4]))
+    body = [k for k in released if k.startswith("generator.") and "shared" not in k and "truncation_" not in k]
+    assert body and all(torch.equal(start.state[k], released[k]) for k in body)
+    assert start.state["generator.shared.weight"].shape == (5, 16)
+    assert all(torch.equal(start.state["discriminator." + k], v) for k, v in fresh_d.items())
+    assert model.g_steps >= 1 and all(torch.isfinite(v) for v in model._logs.values())
