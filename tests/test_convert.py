@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from conftest import digits, make_trainer
+from benchmarks.convert_biggan_deep import write_random_release
 from lit_gans import BigGANDeep
 from lit_gans.cli import main
 from lit_gans.convert import convert
@@ -18,24 +19,9 @@ SMALL = dict(output_dim=128, z_dim=16, class_embed_dim=16, channel_width=8, num_
 
 
 def released_biggan_deep(folder, **config):
-    """The package's BigGAN-deep built from a BigGANConfig at small width with random weights and random
-    statistics tables, written as the package lays out a release: folder/pytorch_model.bin + config.json."""
-    config = pytorch_pretrained_biggan.BigGANConfig(**{**SMALL, **config})
-    reference = pytorch_pretrained_biggan.BigGAN(config)
-    with torch.no_grad():
-        for parameter in reference.parameters():
-            parameter.normal_(0, 0.3 if parameter.dim() > 1 else 0.2)
-        for name, buffer in reference.named_buffers():
-            if name.endswith("running_means"):
-                buffer.normal_(0, 0.3)
-            elif name.endswith("running_vars"):
-                buffer.uniform_(0.3, 2.0)
-        reference.train()(torch.zeros(2, config.z_dim), torch.eye(config.num_classes)[:2], 1.0)  # one power step
-    reference.eval()
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(reference.state_dict(), folder / "pytorch_model.bin")
-    (folder / "config.json").write_text(config.to_json_string())
-    return reference
+    """The package's BigGAN-deep at small width with random weights, written as a release (folder/pytorch_model.bin
+    + config.json)."""
+    return write_random_release(folder, **{**SMALL, **config})
 
 
 @pytest.fixture
