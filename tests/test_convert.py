@@ -1,11 +1,12 @@
 """Converters of released weights: the converted model gives the original code's images, checkpoints round-trip,
 and bad files are refused with a message naming the file and what was expected."""
 import json
+import shutil
 
 import pytest
 import torch
 
-from conftest import digits, make_trainer
+from conftest import ROOT, digits, make_trainer
 from benchmarks.convert_biggan_deep import write_random_release
 from lit_gans import BigGANDeep
 from lit_gans.cli import main
@@ -157,3 +158,74 @@ def test_fine_tune_the_converted_generator_on_five_digits(release):
     assert start.state["generator.shared.weight"].shape == (5, 16)
     assert all(torch.equal(start.state["discriminator." + k], v) for k, v in fresh_d.items())
     assert model.g_steps >= 1 and all(torch.isfinite(v) for v in model._logs.values())
+
+
+# ------------------------------------------------------------------------------------------------ BigGAN-PyTorch
+# tests/fixtures/biggan_pytorch/ was written once by BigGAN-PyTorch's own code (commit 98459431) with
+# tests/fixtures/make_biggan_pytorch.py: a 64 px BigGAN with the released model's flags at channel width 4,
+# trained 3 iterations, saved by its utils.save_weights, with the eval-mode outputs of G, G_ema and D.
+BIGGAN_PYTORCH = ROOT / "tests" / "fixtures" / "biggan_pytorch"
+
+
+@pytest.fixture
+def biggan_pytorch_checkpoint(tmp_path):
+    folder = tmp_path / "bgp"
+    shutil.copytree(BIGGAN_PYTORCH, folder)
+    return folder
+
+
+def test_biggan_pytorch_gives_its_images_and_logits(biggan_pytorch_checkpoint):
+    from lit_gans import BigGAN
+
+    path = convert("biggan-pytorch", str(biggan_pytorch_checkpoint / "G.pth"), "bgp.ckpt")
+    model = BigGAN.load_from_checkpoint(path, map_location="cpu")
+    reference = torch.load(BIGGAN_PYTORCH / "reference.pt", weights_only=True)
+    z, y = reference["z"], reference["y"]
+    assert (model.generate(z, y, model.generator) - reference["G"]).abs().max() <= 1e-4
+    assert (model.generate(z, y, model.generator_ema) - reference["G_ema"]).abs().max() <= 1e-4
+    assert not torch.allclose(reference["G"], reference["G_ema"], atol=1e-3)  # two different generators
+    with torch.no_grad():
+        logits = model.discriminator.eval()(reference["x"], y)
+    assert (logits - reference["D"]).abs().max() <= 1e-4 and reference["D"].std() > 0.1
+
+
+def test_biggan_pytorch_run_continues_with_its_optimizers_and_counters(biggan_pytorch_checkpoint):
+    """fit --ckpt_path on the converted checkpoint continues the run: its generator steps and Adam moments."""
+    from lit_gans import BigGAN
+
+    path = convert("biggan-pytorch", str(biggan_pytorch_checkpoint), "bgp.ckpt")
+    checkpoint = torch.load(path, weights_only=True)
+    their_g = torch.load(biggan_pytorch_checkpoint / "G_optim.pth", weights_only=True)
+    assert checkpoint["lit_gans"]["g_steps"] == 3 and checkpoint["lit_gans"]["images_seen"] == 12
+    model = BigGAN.load_from_checkpoint(path, map_location="cpu")
+    names = [name for name, _ in model.generator.named_parameters()]
+    first = names.index("linear.parametrizations.weight.original")  # their parameter 1 (after shared.weight)
+    assert torch.equal(checkpoint["optimizer_states"][0]["state"][first]["exp_avg"], their_g["state"][1]["exp_avg"])
+    trainer = make_trainer(max_steps=4)
+    trainer.fit(model, datamodule=digits(resolution=64, batch_size=4, classes=[0, 1, 2, 3, 4]), ckpt_path=path)
+    assert model.g_steps == 5 and int(trainer.optimizers[1].state_dict()["state"][0]["step"]) == 5
+    assert all(torch.isfinite(v) for v in model._logs.values())
+
+
+def test_biggan_pytorch_bad_checkpoints_are_refused(biggan_pytorch_checkpoint):
+    folder = biggan_pytorch_checkpoint
+    with pytest.raises(ValueError, match="names the G.pth"):
+        convert("biggan-pytorch", str(folder / "D.pth"), "x.ckpt")
+    run = torch.load(folder / "state_dict.pth", weights_only=True)
+    torch.save({**run, "config": {**run["config"], "num_G_SVs": 2, "G_attn": "32_64"}}, folder / "state_dict.pth")
+    with pytest.raises(ValueError, match="num_G_SVs=2, G_attn='32_64'"):
+        convert("biggan-pytorch", str(folder / "G.pth"), "x.ckpt")
+    torch.save({**run, "config": {**run["config"], "G_ch": 8}}, folder / "state_dict.pth")
+    with pytest.raises(ValueError, match="G.pth do not fit the network that state_dict.pth describes"):
+        convert("biggan-pytorch", str(folder / "G.pth"), "x.ckpt")
+    torch.save(run, folder / "state_dict.pth")
+    with pytest.raises(ValueError, match="describes a 64 px model, not 128 px"):
+        convert("biggan-pytorch", str(folder / "G.pth"), "x.ckpt", resolution=128)
+    state = torch.load(folder / "D.pth", weights_only=True)
+    del state["embed.u0"]
+    torch.save(state, folder / "D.pth")
+    with pytest.raises(ValueError, match="D.pth does not match .*1 missing keys: embed.u0"):
+        convert("biggan-pytorch", str(folder / "G.pth"), "x.ckpt")
+    (folder / "state_dict.pth").unlink()
+    with pytest.raises(FileNotFoundError, match="state_dict.pth does not exist"):
+        convert("biggan-pytorch", str(folder / "G.pth"), "x.ckpt")

@@ -6,12 +6,15 @@ checkpoint that `sample`, `evaluate`, `interpolate`, `GAN.load_from_checkpoint` 
 weights (file, SHA-256, the networks it holds) under checkpoint["lit_gans"]["converted"].
 
     pytorch-pretrained-biggan   BigGAN-deep 128/256/512 generators of TF Hub (`lit_gans.convert.pretrained_biggan`)
+    biggan-pytorch              BigGAN checkpoints of BigGAN-PyTorch: G, EMA G, D, optimizers, counters
+                                (`lit_gans.convert.biggan_pytorch`)
 """
 import importlib
 from pathlib import Path
 
 SOURCES = {  # source: the module whose convert(weights, out, resolution) reads it
     "pytorch-pretrained-biggan": "lit_gans.convert.pretrained_biggan",
+    "biggan-pytorch": "lit_gans.convert.biggan_pytorch",
 }
 
 
@@ -20,7 +23,8 @@ def convert(source: str, weights: str, out: str, resolution: int | None = None) 
 
     Args:
         source: the layout of the weights: pytorch-pretrained-biggan (BigGAN-deep; --weights names its
-            pytorch_model.bin, with config.json beside it).
+            pytorch_model.bin, with config.json beside it) or biggan-pytorch (--weights names G.pth, with the
+            other files of the checkpoint beside it).
         weights: the file the source publishes.
         out: the checkpoint to write (atomically).
         resolution: if given, the image size the weights must have (a mismatch is refused).
