@@ -478,11 +478,14 @@ class GAN(pl.LightningModule):
         weights = checkpoint["state_dict"]
         self._restored = True
         converted = state.get("converted")
+        fitting = self._trainer is not None and self.trainer.state.fn == "fit"
+        if converted and fitting and ("discriminator" not in converted["networks"] or "optimizer_states" not in checkpoint):
+            lacks = ("no discriminator (only the generator was released)" if "discriminator" not in converted["networks"]
+                     else "no optimizer states")
+            raise ValueError(f"this checkpoint was converted from {converted['source']} and holds {lacks}, so training "
+                             "cannot continue from it; fine-tune it with --model.init_args.init_from instead, which "
+                             "starts a new run from its weights")
         if converted and "discriminator" not in converted["networks"]:
-            if self._trainer is not None and self.trainer.state.fn == "fit":
-                raise ValueError(f"this checkpoint was converted from {converted['source']} and holds no discriminator "
-                                 "(only the generator was released), so training cannot continue from it; fine-tune "
-                                 "it with --model.init_args.init_from instead, which starts D from its initialisation")
             weights.update({"discriminator." + k: v for k, v in self.discriminator.state_dict().items()})
         for key in ("d_micro", "d_steps", "g_steps", "images_seen", "skipped_steps"):
             setattr(self, key, state[key])

@@ -18,6 +18,8 @@ class ProGAN(GAN):
         num_classes: 0 for unconditional; else one-hot labels join z and D gets a projection head.
         fmap_base, fmap_max: channels of the block at resolution r are min(2 * fmap_base / r, fmap_max).
         mbstd_group_size: minibatch standard-deviation group size (4; 16 in the paper's CelebA-HQ preset).
+        mbstd_style, pixel_bias: the layout of pytorch_GAN_zoo's PGAN ("gan-zoo", True) instead of the official
+            one ("official", False); see `lit_gans.networks.progan`.
         loss: "wgan" (the paper's), "hinge" or "ns".
         gp_weight, gp_target: WGAN-GP lambda and target norm gamma (10 and 1; CIFAR used gamma 750). 0: no penalty.
         drift: weight of drift * D(x)^2 on reals (0.001).
@@ -34,6 +36,8 @@ class ProGAN(GAN):
         fmap_base: int = 8192,
         fmap_max: int = 512,
         mbstd_group_size: int = 4,
+        mbstd_style: str = "official",
+        pixel_bias: bool = False,
         loss: str = "wgan",
         gp_weight: float = 10.0,
         gp_target: float = 1.0,
@@ -54,8 +58,9 @@ class ProGAN(GAN):
         self.save_hyperparameters()
         self.resolution = resolution
         self.gp_weight, self.gp_target, self.drift = gp_weight, gp_target, drift
-        self.set_networks(ProGANGenerator(resolution, z_dim, num_classes, fmap_base, fmap_max),
-                          ProGANDiscriminator(resolution, num_classes, fmap_base, fmap_max, mbstd_group_size))
+        self.set_networks(ProGANGenerator(resolution, z_dim, num_classes, fmap_base, fmap_max, pixel_bias),
+                          ProGANDiscriminator(resolution, num_classes, fmap_base, fmap_max, mbstd_group_size,
+                                              mbstd_style))
 
     def set_stage(self, resolution: int, alpha: float = 1.0) -> None:
         """Activate the `resolution` stage of G, D and the EMA generator, faded in with weight `alpha`."""

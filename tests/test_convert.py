@@ -12,6 +12,7 @@ from lit_gans import BigGANDeep
 from lit_gans.cli import main
 from lit_gans.convert import convert
 from lit_gans.convert.checkpoint import converted_checkpoint, save_atomically
+from lit_gans.convert.gan_zoo import ZooConfig
 from lit_gans.layers.truncation_stats import blend
 
 pytorch_pretrained_biggan = pytest.importorskip("pytorch_pretrained_biggan")
@@ -229,3 +230,86 @@ def test_biggan_pytorch_bad_checkpoints_are_refused(biggan_pytorch_checkpoint):
     (folder / "state_dict.pth").unlink()
     with pytest.raises(FileNotFoundError, match="state_dict.pth does not exist"):
         convert("biggan-pytorch", str(folder / "G.pth"), "x.ckpt")
+
+
+# ---------------------------------------------------------------------------------------------- pytorch_GAN_zoo
+# tests/fixtures/gan_zoo_pgan/ was written once by pytorch_GAN_zoo's own code (commit b75dee4) with
+# tests/fixtures/make_gan_zoo_pgan.py: its ProgressiveGAN grown to 32 px at widths 16, 16, 8, 4, trained 3 steps,
+# saved by its BaseGAN.save at fade-in alpha 0.4, with the outputs of netG, avgG and netD computed in float64.
+GAN_ZOO = ROOT / "tests" / "fixtures" / "gan_zoo_pgan"
+
+
+@pytest.mark.parametrize("double", [False, True])
+def test_gan_zoo_pgan_gives_its_images_and_scores(double):
+    """Both fade-in stages and both minibatch-stddev groupings (8 = 2 groups of 4; 6: one group of 6); in float64
+    the outputs agree to the float32 rounding of the stored reference, so the mapping itself is exact."""
+    from lit_gans import ProGAN
+
+    model = ProGAN.load_from_checkpoint(convert("gan-zoo-pgan", str(GAN_ZOO / "pgan_s3.pth"), "zoo.ckpt"),
+                                        map_location="cpu")
+    assert model.stage() == (32, pytest.approx(0.6))  # the zoo's alpha 0.4 (its alpha counts down)
+    model = model.double() if double else model
+    tolerance = 1e-6 if double else 1e-4
+    reference = torch.load(GAN_ZOO / "reference.pt", weights_only=True)
+    for key, expected in reference.items():
+        model.set_stage(32, 1 - float(key.split("_")[0][len("alpha"):]))
+        z, x = (expected[k].to(torch.float64 if double else torch.float32) for k in ("z", "x"))
+        with torch.no_grad():
+            assert (model.generator.eval()(z) - expected["netG"]).abs().max() <= tolerance, key
+            assert (model.generator_ema.eval()(z) - expected["avgG"]).abs().max() <= tolerance, key
+            assert (model.discriminator(x) - expected["netD"]).abs().max() <= tolerance, key
+    assert not torch.allclose(reference["alpha0.0_n8"]["netG"], reference["alpha0.0_n8"]["avgG"], atol=1e-2)
+
+
+def test_gan_zoo_checkpoint_fine_tunes_but_does_not_resume():
+    """No optimizer state was saved by the zoo: fit --ckpt_path refuses with a pointer to init_from, which works."""
+    from lit_gans import ProGAN
+
+    path = convert("gan-zoo-pgan", str(GAN_ZOO / "pgan_s3.pth"), "zoo.ckpt")
+    model = ProGAN.load_from_checkpoint(path, map_location="cpu")
+    data = digits(resolution=32, batch_size=4)
+    with pytest.raises(ValueError, match="holds no optimizer states.*init_from"):
+        make_trainer(max_steps=2).fit(model, datamodule=data, ckpt_path=path)
+    hparams = {k: v for k, v in torch.load(path, weights_only=True)["hyper_parameters"].items() if not k.startswith("_")}
+    tuned = ProGAN(**{**hparams, "init_from": str(path), "freeze_d": 0})
+    tuned.set_stage(32, 1.0)
+    make_trainer(max_steps=4).fit(tuned, datamodule=data)
+    assert tuned.g_steps == 2 and all(torch.isfinite(v) for v in tuned._logs.values())
+
+
+@pytest.mark.parametrize("source", ["biggan-pytorch", "gan-zoo-pgan"])
+def test_converted_checkpoints_round_trip(source, biggan_pytorch_checkpoint):
+    from lit_gans import BigGAN, ProGAN
+
+    weights = biggan_pytorch_checkpoint / "G.pth" if source == "biggan-pytorch" else GAN_ZOO / "pgan_s3.pth"
+    path = convert(source, str(weights), "c.ckpt")
+    checkpoint = torch.load(path, weights_only=True)
+    model = {"biggan-pytorch": BigGAN, "gan-zoo-pgan": ProGAN}[source].load_from_checkpoint(path, map_location="cpu")
+    networks = tuple(checkpoint["lit_gans"]["converted"]["networks"])
+    again = torch.load(save_atomically(converted_checkpoint(model, networks, checkpoint["lit_gans"]["converted"]),
+                                       "again.ckpt"), weights_only=True)
+    assert again["state_dict"].keys() == checkpoint["state_dict"].keys()
+    assert all(torch.equal(again["state_dict"][k], v) for k, v in checkpoint["state_dict"].items())
+
+
+def test_gan_zoo_bad_checkpoints_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="pgan.pth.*not a PyTorch weights file|pgan.pth.*cannot be read"):
+        (tmp_path / "pgan.pth").write_bytes(b"\x80\x04K\x01.")  # a pickle of the int 1
+        convert("gan-zoo-pgan", str(tmp_path / "pgan.pth"), "x.ckpt")
+    with torch.serialization.safe_globals([(ZooConfig, "models.utils.config.BaseConfig")]):
+        checkpoint = torch.load(GAN_ZOO / "pgan_s3.pth", weights_only=True)
+    config = checkpoint["config"] = dict(vars(checkpoint["config"]))  # re-saved as a plain dict, which it also reads
+    del checkpoint["netD"]["decisionLayer.module.bias"]
+    torch.save(checkpoint, tmp_path / "missing.pth")
+    with pytest.raises(ValueError, match="missing.pth does not match the netD.*1 missing keys: decisionLayer.bias"):
+        convert("gan-zoo-pgan", str(tmp_path / "missing.pth"), "x.ckpt")
+    config["lossCriterion"], config["depthOtherScales"] = "DCGAN", [16, 8, 4]
+    torch.save(checkpoint, tmp_path / "dcgan.pth")
+    with pytest.raises(ValueError, match="lossCriterion='DCGAN'"):
+        convert("gan-zoo-pgan", str(tmp_path / "dcgan.pth"), "x.ckpt")
+    config["lossCriterion"], config["depthOtherScales"] = "WGANGP", [16, 12, 4]
+    torch.save(checkpoint, tmp_path / "widths.pth")
+    with pytest.raises(ValueError, match=r"channel widths \[16, 16, 12, 4\]"):
+        convert("gan-zoo-pgan", str(tmp_path / "widths.pth"), "x.ckpt")
+    with pytest.raises(ValueError, match="holds a 32 px PGAN, not 64 px"):
+        convert("gan-zoo-pgan", str(GAN_ZOO / "pgan_s3.pth"), "x.ckpt", resolution=64)

@@ -8,6 +8,7 @@ weights (file, SHA-256, the networks it holds) under checkpoint["lit_gans"]["con
     pytorch-pretrained-biggan   BigGAN-deep 128/256/512 generators of TF Hub (`lit_gans.convert.pretrained_biggan`)
     biggan-pytorch              BigGAN checkpoints of BigGAN-PyTorch: G, EMA G, D, optimizers, counters
                                 (`lit_gans.convert.biggan_pytorch`)
+    gan-zoo-pgan                ProGAN checkpoints of pytorch_GAN_zoo: G, moving-average G, D (`lit_gans.convert.gan_zoo`)
 """
 import importlib
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 SOURCES = {  # source: the module whose convert(weights, out, resolution) reads it
     "pytorch-pretrained-biggan": "lit_gans.convert.pretrained_biggan",
     "biggan-pytorch": "lit_gans.convert.biggan_pytorch",
+    "gan-zoo-pgan": "lit_gans.convert.gan_zoo",
 }
 
 
@@ -24,7 +26,7 @@ def convert(source: str, weights: str, out: str, resolution: int | None = None) 
     Args:
         source: the layout of the weights: pytorch-pretrained-biggan (BigGAN-deep; --weights names its
             pytorch_model.bin, with config.json beside it) or biggan-pytorch (--weights names G.pth, with the
-            other files of the checkpoint beside it).
+            other files of the checkpoint beside it) or gan-zoo-pgan (--weights names the .pth).
         weights: the file the source publishes.
         out: the checkpoint to write (atomically).
         resolution: if given, the image size the weights must have (a mismatch is refused).

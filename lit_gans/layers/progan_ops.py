@@ -7,19 +7,33 @@ def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + eps)
 
 
-def minibatch_stddev(x: torch.Tensor, group_size: int = 4, eps: float = 1e-8) -> torch.Tensor:
+MBSTD_STYLES = ("official", "gan-zoo")
+
+
+def minibatch_stddev(x: torch.Tensor, group_size: int = 4, eps: float = 1e-8, style: str = "official") -> torch.Tensor:
     """Append one feature map holding each group's average standard deviation. (N, C, H, W) -> (N, C + 1, H, W).
 
-    Groups of min(group_size, N) samples are strided, as in the official code: with M = N / G, group m holds
-    samples m, m + M, m + 2M, ... The statistic is the biased standard deviation over the group, for every
-    feature and pixel, averaged over features and pixels, computed in float32. N must be divisible by the group.
+    style "official" (the ProGAN release): groups of min(group_size, N) samples are strided, with M = N / G group m
+    holds samples m, m + M, m + 2M, ...; the biased standard deviation; N must be divisible by the group.
+    style "gan-zoo" (pytorch_GAN_zoo's PGAN): groups of consecutive samples, the whole batch when N is not divisible
+    by the group, the unbiased standard deviation, and zeros for groups of one.
+    Either way the statistic, sqrt(var + eps) for every feature and pixel averaged over features and pixels, is
+    computed in float32.
     """
+    if style not in MBSTD_STYLES:
+        raise ValueError(f"minibatch stddev style must be one of {MBSTD_STYLES}, got {style!r}")
     n, c, h, w = x.shape
     group = min(group_size, n)
-    if n % group:
-        raise ValueError(f"minibatch stddev needs a batch divisible by the group size {group}, got {n}")
-    y = x.float().reshape(group, n // group, c, h, w)
-    std = (y - y.mean(dim=0)).square().mean(dim=0).add(eps).sqrt()  # (M, C, H, W)
-    stat = std.mean(dim=(1, 2, 3))  # (M,)
-    stat = stat.repeat(group)[:, None, None, None].expand(n, 1, h, w).to(x.dtype)
-    return torch.cat([x, stat], dim=1)
+    if style == "gan-zoo":
+        group = group if n % group == 0 else n
+        if group == 1:
+            return torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)
+        std = x.float().reshape(n // group, group, c, h, w).var(dim=1).add(eps).sqrt()  # (M, C, H, W)
+        stat = std.mean(dim=(1, 2, 3)).repeat_interleave(group)
+    else:
+        if n % group:
+            raise ValueError(f"minibatch stddev needs a batch divisible by the group size {group}, got {n}")
+        y = x.float().reshape(group, n // group, c, h, w)
+        std = (y - y.mean(dim=0)).square().mean(dim=0).add(eps).sqrt()  # (M, C, H, W)
+        stat = std.mean(dim=(1, 2, 3)).repeat(group)
+    return torch.cat([x, stat[:, None, None, None].expand(n, 1, h, w).to(x.dtype)], dim=1)

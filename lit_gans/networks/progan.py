@@ -12,6 +12,10 @@ upsampling, average-pool downsampling, linear toRGB output. At 1024 px the netwo
 23,071,507 (G) and 23,077,137 (D) parameters, the paper's 23.1M; with every toRGB / fromRGB kept, 23,079,115 and
 23,087,249.
 
+Two variants read the checkpoints of pytorch_GAN_zoo's PGAN (`lit-gans convert --source gan-zoo-pgan`):
+`pixel_bias` (G's input layer has one bias per channel and pixel of the 4x4 map instead of one per channel) and
+`mbstd_style: gan-zoo` (consecutive groups and the unbiased deviation, `lit_gans.layers.minibatch_stddev`).
+
 Class conditioning (optional, a choice of this package): the one-hot label is concatenated to z before the pixel
 norm, as the official code does, and D uses a projection head instead of the official AC-GAN classifier.
 """
@@ -69,12 +73,13 @@ class ProGANGenerator(Staged):
     """
 
     def __init__(self, resolution: int = 1024, z_dim: int = 512, num_classes: int = 0, fmap_base: int = 8192,
-                 fmap_max: int = 512):
+                 fmap_max: int = 512, pixel_bias: bool = False):
         super().__init__(resolution)
         self.z_dim, self.num_classes = z_dim, num_classes
         ch = {r: progan_channels(r, fmap_base, fmap_max) for r in self.resolutions}
         self.input = EqualizedLinear(z_dim + num_classes, ch[4] * 16, gain=math.sqrt(2) / 4, bias=False)
-        self.input_bias = nn.Parameter(torch.zeros(ch[4]))  # one bias per channel of the 4x4 map
+        # one bias per channel of the 4x4 map (official), or per channel and pixel (pytorch_GAN_zoo)
+        self.input_bias = nn.Parameter(torch.zeros((ch[4], 4, 4) if pixel_bias else ch[4]))
         self.conv4 = EqualizedConv2d(ch[4], ch[4], 3)
         self.blocks = nn.ModuleDict({
             str(r): nn.ModuleList([EqualizedConv2d(ch[r // 2], ch[r], 3), EqualizedConv2d(ch[r], ch[r], 3)])
@@ -86,7 +91,8 @@ class ProGANGenerator(Staged):
         resolution, alpha = self.stage()
         if self.num_classes:
             z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)
-        h = self.input(pixel_norm(z)).view(z.shape[0], -1, 4, 4) + self.input_bias[None, :, None, None]
+        bias = self.input_bias if self.input_bias.dim() == 3 else self.input_bias[:, None, None]
+        h = self.input(pixel_norm(z)).view(z.shape[0], -1, 4, 4) + bias
         h = pixel_norm(lrelu(h))
         h = pixel_norm(lrelu(self.conv4(h)))
         previous = h
@@ -119,9 +125,9 @@ class ProGANDiscriminator(Staged):
     batch_dependent = True  # minibatch standard deviation: reals and fakes go through D in separate forwards
 
     def __init__(self, resolution: int = 1024, num_classes: int = 0, fmap_base: int = 8192, fmap_max: int = 512,
-                 mbstd_group_size: int = 4):
+                 mbstd_group_size: int = 4, mbstd_style: str = "official"):
         super().__init__(resolution)
-        self.num_classes, self.mbstd_group_size = num_classes, mbstd_group_size
+        self.num_classes, self.mbstd_group_size, self.mbstd_style = num_classes, mbstd_group_size, mbstd_style
         ch = {r: progan_channels(r, fmap_base, fmap_max) for r in self.resolutions}
         self.from_rgb = nn.ModuleDict({str(r): EqualizedConv2d(3, ch[r], 1) for r in self.resolutions})
         self.blocks = nn.ModuleDict({
@@ -150,7 +156,7 @@ class ProGANDiscriminator(Staged):
             for r in reversed(self.resolutions[1:]):
                 if r < resolution:
                     h = self.block(r, h)
-        h = lrelu(self.conv4(minibatch_stddev(h, self.mbstd_group_size)))
+        h = lrelu(self.conv4(minibatch_stddev(h, self.mbstd_group_size, style=self.mbstd_style)))
         h = lrelu(self.dense(h.flatten(1)))
         out = self.out(h).squeeze(1)
         if self.embed is not None:
