@@ -178,6 +178,9 @@ def biggan_pytorch_checkpoint(tmp_path):
 def test_biggan_pytorch_gives_its_images_and_logits(biggan_pytorch_checkpoint):
     from lit_gans import BigGAN
 
+    run = torch.load(biggan_pytorch_checkpoint / "state_dict.pth", weights_only=True)  # train.py also stores the
+    run["config"] |= {"G_activation": torch.nn.ReLU(inplace=True), "D_activation": torch.nn.ReLU()}  # activations
+    torch.save(run, biggan_pytorch_checkpoint / "state_dict.pth")
     path = convert("biggan-pytorch", str(biggan_pytorch_checkpoint / "G.pth"), "bgp.ckpt")
     model = BigGAN.load_from_checkpoint(path, map_location="cpu")
     reference = torch.load(BIGGAN_PYTORCH / "reference.pt", weights_only=True)
@@ -313,3 +316,6 @@ def test_gan_zoo_bad_checkpoints_are_refused(tmp_path):
         convert("gan-zoo-pgan", str(tmp_path / "widths.pth"), "x.ckpt")
     with pytest.raises(ValueError, match="holds a 32 px PGAN, not 64 px"):
         convert("gan-zoo-pgan", str(GAN_ZOO / "pgan_s3.pth"), "x.ckpt", resolution=64)
+    shutil.copy(GAN_ZOO / "pgan_s3.pth", tmp_path / "pgan_s3-0123abcd.pth")  # a name carrying another hash
+    with pytest.raises(ValueError, match="corrupt or incomplete: its SHA-256 starts with .*its name says 0123abcd"):
+        convert("gan-zoo-pgan", str(tmp_path / "pgan_s3-0123abcd.pth"), "x.ckpt")

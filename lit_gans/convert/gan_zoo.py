@@ -19,6 +19,7 @@ weight alpha goes from 1 to 0 (0: the new scale only); ours from 0 to 1, so the 
 The channel widths must follow ProGAN's min(2 * fmap_base / r, fmap_max), as its released configs do.
 """
 import math
+import re
 from pathlib import Path
 
 import torch
@@ -123,10 +124,21 @@ def without_module(state: dict) -> dict:
     return {k.replace(".module.", "."): v for k, v in state.items()}
 
 
+def check_name_hash(path: Path, digest: str) -> None:
+    """The released files are named as torch.hub names them, `<name>-<first hex digits of the SHA-256>.pth`
+    (celebaHQ_s6_i80000-6196db68.pth): refuse a file whose content does not match its name."""
+    match = re.search(r"-([0-9a-f]{8,})\.pth$", path.name)
+    if match and not digest.startswith(match.group(1)):
+        raise ValueError(f"{path} is corrupt or incomplete: its SHA-256 starts with {digest[:len(match.group(1))]}, "
+                         f"but its name says {match.group(1)}")
+
+
 def convert(weights: str | Path, out: str | Path, resolution: int | None = None) -> Path:
     """Convert a pytorch_GAN_zoo PGAN checkpoint to a lit-gans ProGAN checkpoint holding G, the moving-average G
     (as generator_ema) and D at the checkpoint's resolution and fade-in stage."""
     path = Path(weights)
+    digest = sha256(path) if path.is_file() else ""
+    check_name_hash(path, digest)
     checkpoint = read_checkpoint(path)
     model = build_model(checkpoint["config"], path)
     if resolution is not None and resolution != model.resolution:
@@ -148,6 +160,6 @@ def convert(weights: str | Path, out: str | Path, resolution: int | None = None)
         model.generator_ema.load_state_dict(model.generator.state_dict())
         networks.append("generator_ema")
     config = checkpoint["config"]
-    source = {"source": "gan-zoo-pgan", "weights": str(path), "sha256": sha256(path),
+    source = {"source": "gan-zoo-pgan", "weights": str(path), "sha256": digest,
               "config": {k: v for k, v in config.items() if isinstance(v, (int, float, str, bool, list, type(None)))}}
     return save_atomically(converted_checkpoint(model, tuple(networks), source), out)
