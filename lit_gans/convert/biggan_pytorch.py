@@ -83,90 +83,76 @@ def build_model(config: dict, path: Path) -> BigGAN:
                   ortho_reg=get("G_ortho", 0.0))
 
 
-def spectral_layer(read: KeyReader, source: str, target: str, eps: float, bias: bool = True) -> dict[str, torch.Tensor]:
-    """A BigGAN-PyTorch SN layer as our parametrization's tensors: u, v from the power step its forward runs."""
-    weight, u0 = read(f"{source}.weight"), read(f"{source}.u0")
-    b = read(f"{source}.bias") if bias else None
-    read.used.add(f"{source}.sv0")
-    if read.missing:
-        return {}
-    matrix = weight.flatten(1)
-    v = F.normalize(u0 @ matrix, eps=eps)
-    u = F.normalize(v @ matrix.t(), eps=eps)
-    out = {f"{target}.parametrizations.weight.original": weight, f"{target}.parametrizations.weight.0._u": u[0],
-           f"{target}.parametrizations.weight.0._v": v[0]}
-    if b is not None:
-        out[f"{target}.bias"] = b
-    return out
+class Mapping:
+    """Collects our tensors (`state`) and, for the optimizer states, our name of each of their parameters
+    (`names`) while reading one network's state dict."""
+
+    def __init__(self, read: KeyReader, eps: float):
+        self.read, self.eps = read, eps
+        self.state: dict[str, torch.Tensor] = {}
+        self.names: dict[str, str] = {}
+
+    def plain(self, source: str, target: str) -> None:
+        self.state[target] = self.read(source)
+        self.names[source] = target
+
+    def spectral(self, source: str, target: str, bias: bool = True) -> None:
+        """A BigGAN-PyTorch SN layer as our parametrization's tensors: u, v from the power step its forward runs."""
+        weight, u0 = self.read(f"{source}.weight"), self.read(f"{source}.u0")
+        self.read.used.add(f"{source}.sv0")
+        self.names[f"{source}.weight"] = f"{target}.parametrizations.weight.original"
+        if bias:
+            self.plain(f"{source}.bias", f"{target}.bias")
+        if self.read.missing:
+            return
+        matrix = weight.flatten(1)
+        v = F.normalize(u0 @ matrix, eps=self.eps)
+        u = F.normalize(v @ matrix.t(), eps=self.eps)
+        self.state |= {f"{target}.parametrizations.weight.original": weight,
+                       f"{target}.parametrizations.weight.0._u": u[0], f"{target}.parametrizations.weight.0._v": v[0]}
+
+    def blocks(self, conditional: bool) -> None:
+        """The residual and attention blocks, flattened in forward order (G's with their conditional BatchNorms)."""
+        pairs = sorted({tuple(int(p) for p in key.split(".")[1:3]) for key in self.read.state if key.startswith("blocks.")})
+        for k, (i, j) in enumerate(pairs):
+            source, target = f"blocks.{i}.{j}", f"blocks.{k}"
+            if f"{source}.gamma" in self.read:
+                for theirs, ours in (("theta", "theta"), ("phi", "phi"), ("g", "g"), ("o", "out")):
+                    self.spectral(f"{source}.{theirs}", f"{target}.{ours}", bias=False)
+                self.plain(f"{source}.gamma", f"{target}.gamma")
+                gamma = self.state[f"{target}.gamma"]
+                self.state[f"{target}.gamma"] = gamma.reshape(()) if gamma.numel() == 1 else gamma
+                continue
+            for theirs, ours in (("conv1", "conv1"), ("conv2", "conv2"), ("conv_sc", "shortcut")):
+                if f"{source}.{theirs}.weight" in self.read or conditional:  # D's identity shortcuts have no conv
+                    self.spectral(f"{source}.{theirs}", f"{target}.{ours}")
+            for n in (1, 2) if conditional else ():
+                bn, norm = f"{source}.bn{n}", f"{target}.norm{n}"
+                self.spectral(f"{bn}.gain", f"{norm}.gain", bias=False)
+                self.spectral(f"{bn}.bias", f"{norm}.bias", bias=False)
+                self.state[f"{norm}.bn.running_mean"] = self.read(f"{bn}.stored_mean")
+                self.state[f"{norm}.bn.running_var"] = self.read(f"{bn}.stored_var")
 
 
-def flat_blocks(state: dict) -> list[tuple[str, str]]:
-    """(their prefix "blocks.i.j", kind "block" or "attention") in forward order."""
-    pairs = sorted({tuple(int(p) for p in key.split(".")[1:3]) for key in state if key.startswith("blocks.")})
-    return [(f"blocks.{i}.{j}", "attention" if f"blocks.{i}.{j}.gamma" in state else "block") for i, j in pairs]
+def generator_state(read: KeyReader, eps: float) -> Mapping:
+    mapping = Mapping(read, eps)
+    mapping.plain("shared.weight", "shared.weight")
+    mapping.spectral("linear", "linear")
+    mapping.blocks(conditional=True)
+    for theirs, ours in (("gain", "weight"), ("bias", "bias")):
+        mapping.plain(f"output_layer.0.{theirs}", f"out_bn.{ours}")
+    mapping.state["out_bn.running_mean"] = read("output_layer.0.stored_mean")
+    mapping.state["out_bn.running_var"] = read("output_layer.0.stored_var")
+    mapping.spectral("output_layer.2", "out_conv")
+    return mapping
 
 
-def attention(read: KeyReader, source: str, target: str, eps: float) -> dict[str, torch.Tensor]:
-    state = {}
-    for theirs, ours in (("theta", "theta"), ("phi", "phi"), ("g", "g"), ("o", "out")):
-        state |= spectral_layer(read, f"{source}.{theirs}", f"{target}.{ours}", eps, bias=False)
-    gamma = read(f"{source}.gamma")
-    state[f"{target}.gamma"] = gamma.reshape(()) if gamma.numel() == 1 else gamma
-    return state
-
-
-def generator_state(read: KeyReader, eps: float) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Our generator's tensors, and the map from their parameter names to ours (for the optimizer states)."""
-    state = {"shared.weight": read("shared.weight")} | spectral_layer(read, "linear", "linear", eps)
-    names = {"shared.weight": "shared.weight", "linear.weight": "linear.parametrizations.weight.original",
-             "linear.bias": "linear.bias"}
-    for k, (source, kind) in enumerate(flat_blocks(read.state)):
-        target = f"blocks.{k}"
-        if kind == "attention":
-            state |= attention(read, source, target, eps)
-            names |= {f"{source}.{t}.weight": f"{target}.{o}.parametrizations.weight.original"
-                      for t, o in (("theta", "theta"), ("phi", "phi"), ("g", "g"), ("o", "out"))}
-            names[f"{source}.gamma"] = f"{target}.gamma"
-            continue
-        for theirs, ours in (("conv1", "conv1"), ("conv2", "conv2"), ("conv_sc", "shortcut")):
-            state |= spectral_layer(read, f"{source}.{theirs}", f"{target}.{ours}", eps)
-            names |= {f"{source}.{theirs}.weight": f"{target}.{ours}.parametrizations.weight.original",
-                      f"{source}.{theirs}.bias": f"{target}.{ours}.bias"}
-        for n in (1, 2):
-            bn, norm = f"{source}.bn{n}", f"{target}.norm{n}"
-            for part in ("gain", "bias"):
-                state |= spectral_layer(read, f"{bn}.{part}", f"{norm}.{part}", eps, bias=False)
-                names[f"{bn}.{part}.weight"] = f"{norm}.{part}.parametrizations.weight.original"
-            state[f"{norm}.bn.running_mean"], state[f"{norm}.bn.running_var"] = (
-                read(f"{bn}.stored_mean"), read(f"{bn}.stored_var"))
-    state |= {"out_bn.weight": read("output_layer.0.gain"), "out_bn.bias": read("output_layer.0.bias"),
-              "out_bn.running_mean": read("output_layer.0.stored_mean"),
-              "out_bn.running_var": read("output_layer.0.stored_var")}
-    state |= spectral_layer(read, "output_layer.2", "out_conv", eps)
-    names |= {"output_layer.0.gain": "out_bn.weight", "output_layer.0.bias": "out_bn.bias",
-              "output_layer.2.weight": "out_conv.parametrizations.weight.original", "output_layer.2.bias": "out_conv.bias"}
-    return state, names
-
-
-def discriminator_state(read: KeyReader, eps: float) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    state, names = {}, {}
-    for k, (source, kind) in enumerate(flat_blocks(read.state)):
-        target = f"blocks.{k}"
-        if kind == "attention":
-            state |= attention(read, source, target, eps)
-            names |= {f"{source}.{t}.weight": f"{target}.{o}.parametrizations.weight.original"
-                      for t, o in (("theta", "theta"), ("phi", "phi"), ("g", "g"), ("o", "out"))}
-            names[f"{source}.gamma"] = f"{target}.gamma"
-            continue
-        for theirs, ours in (("conv1", "conv1"), ("conv2", "conv2"), ("conv_sc", "shortcut")):
-            if f"{source}.{theirs}.weight" in read:  # an identity shortcut has no conv
-                state |= spectral_layer(read, f"{source}.{theirs}", f"{target}.{ours}", eps)
-                names |= {f"{source}.{theirs}.weight": f"{target}.{ours}.parametrizations.weight.original",
-                          f"{source}.{theirs}.bias": f"{target}.{ours}.bias"}
-    state |= spectral_layer(read, "linear", "linear", eps) | spectral_layer(read, "embed", "embed", eps, bias=False)
-    names |= {"linear.weight": "linear.parametrizations.weight.original", "linear.bias": "linear.bias",
-              "embed.weight": "embed.parametrizations.weight.original"}
-    return state, names
+def discriminator_state(read: KeyReader, eps: float) -> Mapping:
+    mapping = Mapping(read, eps)
+    mapping.blocks(conditional=False)
+    mapping.spectral("linear", "linear")
+    mapping.spectral("embed", "embed", bias=False)
+    return mapping
 
 
 def optimizer_state(path: Path, network_state: dict, names: dict[str, str], network) -> dict:
@@ -205,7 +191,8 @@ def convert(weights: str | Path, out: str | Path, resolution: int | None = None)
             continue
         state = load_foreign(paths[name], EXPECTED)
         read = KeyReader(state, paths[name], f"the {name} of a BigGAN-PyTorch BigGAN as {paths['state_dict'].name} describes it")
-        converted, names[name] = build(read, eps)
+        mapping = build(read, eps)
+        converted, names[name] = mapping.state, mapping.names
         read.check()
         template = network.state_dict()
         check_shapes(converted, template, paths[name], f"that {paths['state_dict'].name} describes")
