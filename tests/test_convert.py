@@ -102,6 +102,10 @@ def test_convert_and_sample_from_the_command_line(release):
     from PIL import Image
 
     assert Image.open("samples/grid.png").size[0] > 128
+    main(["interpolate", "--ckpt_path=cli.ckpt", "--rows=2", "--frames=3", "--video=none", "--out=pictures",
+          "--trainer.logger=false"])
+    strip = Image.open("pictures/truncation.png")  # thresholds 0.2 ... 1.0: the tabulated range
+    assert strip.size[0] > 5 * 128 and Image.open("pictures/class.png").size[1] > 2 * 128
 
 
 def test_bad_weight_files_are_refused_with_the_reason(release, tmp_path):

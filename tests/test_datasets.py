@@ -7,14 +7,13 @@ import os
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from callbacks import StopAt
 from conftest import make_trainer
 from datamodules import CelebADataModule, ImageFolderDataModule, ImageNetDataModule, LSUNDataModule
 from datamodules.batch_stream import BatchKey
-from datamodules.image_cache import ImageCache, build_image_cache, is_complete
+from datamodules.image_cache import ImageCache, build_image_cache
 from datamodules.pyramid import box_downsample
 from lit_gans import SAGAN
 

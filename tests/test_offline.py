@@ -39,7 +39,6 @@ def test_dry_run_prints_the_commands_and_weights_lists_the_locations(tmp_path, c
 def test_the_report_format_is_pips(tmp_path):
     """A real `pip install --dry-run --report` of a local project with no dependencies, offline."""
     import subprocess
-    import sys
 
     project = tmp_path / "tiny"
     project.mkdir()

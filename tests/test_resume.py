@@ -1,6 +1,5 @@
 import pytest
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
 
 from callbacks import EMA, StopAt
 from conftest import digits, make_trainer
