@@ -127,6 +127,7 @@ class GAN(pl.LightningModule):
         self._initial_weights: InitialWeights | None = None
         self._restored = False  # set when Lightning restores a checkpoint (resume): init_from is then skipped
         self._frozen: list[nn.Module] = []  # D blocks fixed by freeze_d
+        self._scaled: set[str] | None = None  # parameters trained at init_lr_scale (kept in checkpoints for resuming)
         self.lr_g, self.lr_d, self.adam_eps = lr_g, lr_d, adam_eps
         self.grad_clip, self.fused_adam, self.channels_last, self.compile_networks = grad_clip, fused_adam, channels_last, compile
         self.betas_g, self.betas_d = tuple(map(float, betas_g)), tuple(map(float, betas_d))  # Adam refuses (0, 0.9)
@@ -203,7 +204,9 @@ class GAN(pl.LightningModule):
         self._frozen = frozen_blocks(self.discriminator, self.freeze_d) if self.freeze_d else []
         for block in self._frozen:
             block.requires_grad_(False).eval()
-        scaled = self.initial_weights().loaded_parameters(self) if self.init_from and self.init_lr_scale != 1 else set()
+        if self.init_from and self.init_lr_scale != 1 and self._scaled is None:
+            self._scaled = self.initial_weights().loaded_parameters(self)
+        scaled = self._scaled or set()
 
         def groups(name: str, lr: float) -> list[dict]:
             trained = [(f"{name}.{k}", p) for k, p in getattr(self, name).named_parameters() if p.requires_grad]
@@ -468,6 +471,8 @@ class GAN(pl.LightningModule):
             "images_seen": self.images_seen,
             "skipped_steps": self.skipped_steps,
         }
+        if self._scaled:
+            checkpoint["lit_gans"]["init_lr_scaled"] = sorted(self._scaled)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("lit_gans")
@@ -489,6 +494,8 @@ class GAN(pl.LightningModule):
             weights.update({"discriminator." + k: v for k, v in self.discriminator.state_dict().items()})
         for key in ("d_micro", "d_steps", "g_steps", "images_seen", "skipped_steps"):
             setattr(self, key, state[key])
+        if "init_lr_scaled" in state:  # a fine-tuning run resumed: the same parameter groups, without the init file
+            self._scaled = set(state["init_lr_scaled"])
         if not any(k.startswith("generator_ema.") for k in weights):  # written without an EMA: sample from G
             weights.update({"generator_ema." + k[len("generator."):]: v for k, v in list(weights.items())
                             if k.startswith("generator.")})

@@ -55,14 +55,15 @@ def test_fine_tune_ten_classes_to_five_with_frozen_d_blocks(ten_class_checkpoint
 
 def test_resume_restores_the_run_instead_of_init_from(ten_class_checkpoint, tmp_path):
     path, _ = ten_class_checkpoint
-    model = SAGAN(**TINY_SAGAN, init_from=str(path))
+    model = SAGAN(**TINY_SAGAN, init_from=str(path), init_lr_scale=0.1)
     trainer = make_trainer(max_steps=2)
     trainer.fit(model, datamodule=digits())
     trainer.save_checkpoint(tmp_path / "run.ckpt")
-    path.unlink()  # the init checkpoint is gone: resuming must not need it
-    resumed = SAGAN(**TINY_SAGAN, init_from=str(path))
-    make_trainer(max_steps=4).fit(resumed, datamodule=digits(), ckpt_path=tmp_path / "run.ckpt")
-    assert resumed.g_steps == 2
+    path.unlink()  # the init checkpoint is gone: resuming must not need it, not even for the parameter groups
+    resumed = SAGAN(**TINY_SAGAN, init_from=str(path), init_lr_scale=0.1)
+    start = AtTrainStart()
+    make_trainer(start, max_steps=4).fit(resumed, datamodule=digits(), ckpt_path=tmp_path / "run.ckpt")
+    assert resumed.g_steps == 2 and start.lrs == [[model.lr_g * 0.1], [model.lr_d * 0.1]]
 
 
 def test_init_from_checkpoint_of_another_architecture_lists_the_tensors(ten_class_checkpoint):
