@@ -14,6 +14,8 @@ class SAGAN(GAN):
         init: weight initialisation, "xavier", "ortho" or "N02".
         mbstd_group_size: group size of a minibatch standard deviation feature before D's last block (0: none; not in
             the paper).
+        mbstd_style: "official" (ProGAN's strided groups) or "class" (the group of a sample is its class in the
+            batch; `lit_gans.layers.minibatch_stddev`).
         The remaining arguments are those of `lit_gans.GAN`.
     """
 
@@ -34,6 +36,7 @@ class SAGAN(GAN):
         betas_g: tuple[float, float] = (0.0, 0.9),
         betas_d: tuple[float, float] = (0.0, 0.9),
         mbstd_group_size: int = 0,
+        mbstd_style: str = "official",
         **kwargs,
     ):
         super().__init__(z_dim=z_dim, num_classes=num_classes, loss=loss, n_dis=n_dis, lr_g=lr_g, lr_d=lr_d,
@@ -41,4 +44,5 @@ class SAGAN(GAN):
         self.save_hyperparameters()
         self.resolution = resolution
         self.set_networks(SAGANGenerator(resolution, z_dim, ch, num_classes, attn_res, bn_eps, sn_eps, init),
-                          SAGANDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init, mbstd_group_size))
+                          SAGANDiscriminator(resolution, ch, num_classes, attn_res, sn_eps, init, mbstd_group_size,
+                                             mbstd_style))

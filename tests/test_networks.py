@@ -76,3 +76,17 @@ def test_minibatch_stddev_option_of_the_projection_discriminator():
     assert torch.allclose(a[0::2], b[0::2])  # the other group does not see it
     assert not torch.allclose(a[1], b[1])  # image 1 is unchanged, but its group's spread is not
     assert torch.allclose(p[1], q[1])  # without the option, D scores every image on its own
+
+
+def test_class_minibatch_stddev_groups_the_images_of_a_class():
+    """mbstd_style "class": an image's group is the images of its class in the batch, so changing one image moves
+    the scores of its classmates only."""
+    from lit_gans.networks.sagan import SAGANDiscriminator
+
+    D = SAGANDiscriminator(16, ch=4, num_classes=10, attn_res=8, mbstd_group_size=4, mbstd_style="class").eval()
+    x, y = torch.randn(8, 3, 16, 16), torch.tensor([0, 1, 0, 1, 2, 2, 3, 3])
+    other = x.clone()
+    other[0] = 0
+    with torch.no_grad():
+        a, b = D(x, y), D(other, y)
+    assert torch.allclose(a[y != 0], b[y != 0]) and not torch.allclose(a[2], b[2])

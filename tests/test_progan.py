@@ -84,6 +84,29 @@ def test_minibatch_stddev_on_a_known_batch():
     assert pixel_norm(torch.full((1, 4, 1, 1), 3.0)).flatten().tolist() == pytest.approx([1.0] * 4)
 
 
+def test_minibatch_stddev_styles_on_known_batches():
+    """gan-zoo: consecutive groups, unbiased, the whole batch when indivisible; class: the group is the class."""
+    x = torch.arange(8 * 2 * 2 * 2, dtype=torch.float32).reshape(8, 2, 2, 2) ** 1.5
+    zoo = minibatch_stddev(x, group_size=4, style="gan-zoo")
+    for g in range(2):
+        expected = x[4 * g : 4 * g + 4].var(dim=0).add(1e-8).sqrt().mean()
+        assert torch.allclose(zoo[4 * g : 4 * g + 4, 2], expected.expand(4, 2, 2))
+    whole = minibatch_stddev(x[:6], group_size=4, style="gan-zoo")
+    assert torch.allclose(whole[:, 2], x[:6].var(dim=0).add(1e-8).sqrt().mean().expand(6, 2, 2))
+    labels = torch.tensor([2, 0, 2, 0, 0, 1, 2, 1])
+    by_class = minibatch_stddev(x, style="class", labels=labels)
+    for c in range(3):
+        members = x[labels == c]
+        expected = members.var(dim=0, unbiased=False).add(1e-8).sqrt().mean()
+        assert torch.allclose(by_class[labels == c, 2], expected.expand(int((labels == c).sum()), 2, 2))
+    # classes that differ from each other but not within: mixed groups see spread, the class statistic none
+    collapsed = torch.randn(3, 2, 2, 2)[labels]
+    assert minibatch_stddev(collapsed, 4)[:, 2].min() > 0.3
+    assert minibatch_stddev(collapsed, style="class", labels=labels)[:, 2].max() < 1e-3
+    with pytest.raises(ValueError, match="style must be one of"):
+        minibatch_stddev(x, style="strided")
+
+
 def test_gradient_penalty_matches_autograd_and_the_analytic_value():
     w = torch.randn(3, 4, 4)
 

@@ -153,11 +153,12 @@ class BigGANDiscriminator(nn.Module):
         sn_eps: float = 1e-6,
         init: str = "ortho",
         mbstd_group_size: int = 0,
+        mbstd_style: str = "official",
     ):
         super().__init__()
         check_resolution(resolution)
         ins, outs, downs = D_CHANNELS[resolution]
-        self.num_classes, self.mbstd_group_size = num_classes, mbstd_group_size
+        self.num_classes, self.mbstd_group_size, self.mbstd_style = num_classes, mbstd_group_size, mbstd_style
         self.batch_dependent = mbstd_group_size > 0  # reals and fakes then go through D in separate forwards
         sizes = [resolution // 2 ** sum(downs[: i + 1]) for i in range(len(ins))]
         attn_index = attention_index(sizes, attn_res)
@@ -177,7 +178,7 @@ class BigGANDiscriminator(nn.Module):
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             if self.mbstd_group_size and i == last:
-                h = minibatch_stddev(h, self.mbstd_group_size)
+                h = minibatch_stddev(h, self.mbstd_group_size, style=self.mbstd_style, labels=y)
             h = block(h)
         return projection_head(h, y, self.linear, self.embed)
 

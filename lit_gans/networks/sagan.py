@@ -27,5 +27,5 @@ class SAGANDiscriminator(BigGANDiscriminator):
     """images: (N, 3, resolution, resolution), y: (N,) int64 or None -> logits (N,)."""
 
     def __init__(self, resolution: int = 32, ch: int = 64, num_classes: int = 0, attn_res: int | None = 32,
-                 sn_eps: float = 1e-8, init: str = "xavier", mbstd_group_size: int = 0):
-        super().__init__(resolution, ch, num_classes, attn_res, sn_eps, init, mbstd_group_size)
+                 sn_eps: float = 1e-8, init: str = "xavier", mbstd_group_size: int = 0, mbstd_style: str = "official"):
+        super().__init__(resolution, ch, num_classes, attn_res, sn_eps, init, mbstd_group_size, mbstd_style)
