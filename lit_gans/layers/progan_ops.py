@@ -48,10 +48,13 @@ def minibatch_stddev(x: torch.Tensor, group_size: int = 4, eps: float = 1e-8, st
 
 
 def class_stddev(x: torch.Tensor, labels: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """(N,): for each sample, sqrt(var + eps) over the samples of its class, per feature and pixel, averaged."""
-    members = F.one_hot(labels).float()  # (N, K)
-    counts = members.sum(dim=0).clamp(min=1)[:, None]  # (K, 1)
-    flat = x.float().flatten(1)  # (N, C*H*W)
-    mean = members.t() @ flat / counts
-    var = members.t() @ (flat - mean[labels]).square() / counts
-    return var.add(eps).sqrt().mean(dim=1)[labels]
+    """(N,): for each sample, sqrt(var + eps) over the samples of its class, per feature and pixel, averaged; in
+    float32 (also under autocast). Under DDP the classmates are those on the same device, as for every batch
+    statistic of D."""
+    with torch.autocast(x.device.type, enabled=False):
+        members = F.one_hot(labels).float()  # (N, K)
+        counts = members.sum(dim=0).clamp(min=1)[:, None]  # (K, 1)
+        flat = x.float().flatten(1)  # (N, C*H*W)
+        mean = members.t() @ flat / counts
+        var = members.t() @ (flat - mean[labels]).square() / counts
+        return var.add(eps).sqrt().mean(dim=1)[labels]
