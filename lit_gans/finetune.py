@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from lit_gans.convert.foreign import listing
+from lit_gans.convert.foreign import listing, load_foreign
+from lit_gans.layers.truncation_stats import TABLE_BUFFERS
 
 NETWORKS = ("generator", "generator_ema", "discriminator")
-TABLE_BUFFERS = ("truncation_mean", "truncation_var")  # tabulated statistics of converted TF-Hub generators
 
 
 @dataclass
@@ -44,13 +44,8 @@ def owner(key: str) -> str:
 def read_initial_weights(model, path: str | Path) -> InitialWeights:
     """The weights of the checkpoint at `path` that fit `model` (a GAN), or a ValueError saying what does not."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"init_from: checkpoint {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"init_from: {path} cannot be read as a lit-gans checkpoint ({str(error).splitlines()[0]})") from None
-    info = checkpoint.get("lit_gans") if isinstance(checkpoint, dict) else None
+    checkpoint = load_foreign(path, "init_from: a lit-gans checkpoint, trained or written by `lit-gans convert`")
+    info = checkpoint.get("lit_gans")
     if info is None or "state_dict" not in checkpoint:
         raise ValueError(f"init_from: {path} was not written by lit-gans (no 'lit_gans' entry); convert released "
                          "weights first with `lit-gans convert`")

@@ -8,8 +8,6 @@ import torch
 
 from lit_gans.gan import GAN
 
-NETWORKS = ("generator", "generator_ema", "discriminator")
-
 
 def converted_checkpoint(model: GAN, networks: tuple[str, ...], source: dict, counters: dict | None = None,
                          optimizer_states: list[dict] | None = None) -> dict:

@@ -55,9 +55,9 @@ class KeyReader:
     def __contains__(self, key: str) -> bool:
         return key in self.state
 
-    def check(self, ignored: tuple[str, ...] = ()) -> None:
-        """Raise a ValueError listing the missing keys, and the unexpected ones (never read, not `ignored`)."""
-        unexpected = sorted(k for k in self.state if k not in self.used and not k.endswith(ignored))
+    def check(self) -> None:
+        """Raise a ValueError listing the missing keys, and the unexpected ones (never read)."""
+        unexpected = sorted(k for k in self.state if k not in self.used)
         if not self.missing and not unexpected:
             return
         problems = []

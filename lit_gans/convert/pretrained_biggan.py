@@ -37,11 +37,6 @@ from lit_gans.convert.foreign import KeyReader, check_shapes, load_foreign, sha2
 from lit_gans.networks.biggan import G_CHANNELS
 
 EXPECTED = "the pytorch_model.bin of pytorch-pretrained-biggan (a BigGAN-deep generator state dict)"
-RELEASES = {  # name: (file URL, parameters)
-    "biggan-deep-128": ("https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-128-pytorch_model.bin", 50_388_609),
-    "biggan-deep-256": ("https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-256-pytorch_model.bin", 55_880_833),
-    "biggan-deep-512": ("https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-512-pytorch_model.bin", 56_163_905),
-}
 
 
 def read_config(weights: Path) -> dict:

@@ -27,6 +27,8 @@ import torch.nn as nn
 
 from lit_gans.standing_stats import BATCH_NORMS
 
+TABLE_BUFFERS = ("truncation_mean", "truncation_var")  # the buffers each tabulated BatchNorm carries
+
 
 def add_truncation_tables(network: nn.Module, rows: int) -> nn.Module:
     """Give every BatchNorm of `network` a statistics table of `rows` truncation values (means 0, variances 1 until
@@ -34,8 +36,8 @@ def add_truncation_tables(network: nn.Module, rows: int) -> nn.Module:
     if rows < 2:
         raise ValueError(f"a truncation table needs at least 2 rows (truncation 0 and 1), got {rows}")
     for norm in batch_norms(network):
-        norm.register_buffer("truncation_mean", torch.zeros(rows, norm.num_features))
-        norm.register_buffer("truncation_var", torch.ones(rows, norm.num_features))
+        norm.register_buffer(TABLE_BUFFERS[0], torch.zeros(rows, norm.num_features))
+        norm.register_buffer(TABLE_BUFFERS[1], torch.ones(rows, norm.num_features))
     return network
 
 
@@ -45,7 +47,7 @@ def batch_norms(network: nn.Module) -> list[nn.Module]:
 
 def tabulated_norms(network: nn.Module) -> list[nn.Module]:
     """The BatchNorms of `network` that carry a truncation table."""
-    return [m for m in batch_norms(network) if hasattr(m, "truncation_mean")]
+    return [m for m in batch_norms(network) if hasattr(m, TABLE_BUFFERS[0])]
 
 
 def blend(table: torch.Tensor, truncation: float) -> torch.Tensor:
