@@ -1,8 +1,8 @@
 """Limited data: the digits recipe trained on a tenth of the training digits (143 of 1,437), with each
 data-efficient component alone and combined, at the same budget of generator steps.
 
-Each variant is the given recipe (default: the embedded default, `configs/sagan/digits.yaml`) with its model, data
-and EMA settings, plus the component; scores are DigitsQuality's at the end (1,000 EMA samples against the 360
+Each variant is the given recipe (default: the embedded default, `configs/sagan/digits.yaml`) with its model, data,
+EMA and precision settings, plus the component; scores are DigitsQuality's at the end (1,000 EMA samples against the 360
 held-out digits; the classifier is trained on the whole training split). Variants run in parallel processes of one
 thread each.
 
@@ -60,7 +60,8 @@ def run(job: tuple[str, str, int, float]) -> dict:
                         regularizers=[build(r, Regularizer) for r in regularizers] or None)
     quality = DigitsQuality(every_n_g_steps=10 ** 9)
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, callbacks=[StopAt(g_steps=g_steps), EMA(**ema_args), quality])
+                         enable_model_summary=False, precision=recipe["trainer"].get("precision"),
+                         callbacks=[StopAt(g_steps=g_steps), EMA(**ema_args), quality])
     started = time.perf_counter()
     trainer.fit(model, DigitsDataModule(**{**data_args, "train_fraction": fraction}))
     result = {k: v for k, v in quality.last.items() if not k.endswith("per_class")}

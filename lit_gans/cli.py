@@ -10,7 +10,9 @@ and `convert` (released weights to a lit-gans checkpoint, `lit_gans.convert`).
     lit-gans evaluate --config configs/sagan/digits.yaml --ckpt_path runs/.../last.ckpt --num_samples 10000
     lit-gans convert --source pytorch-pretrained-biggan --weights biggan-deep-128/pytorch_model.bin --out deep128.ckpt
 
-With no --config, the recipe `configs/sagan/digits.yaml` applies (the file itself, installed with the package).
+With no --config, the recipe `configs/sagan/digits.yaml` applies (the file itself, installed with the package). A
+--config that names a model is a whole recipe and replaces it, so a recipe is exactly its own file; a --config
+without a model (callbacks, trainer settings, data) builds on the default.
 The model's resolution and number of classes follow the data unless they are given explicitly (on the command
 line or in a --config file); an explicit value that does not fit the data is refused with a clear message.
 Errors in the input end with the message and exit status 1; LIT_GANS_DEBUG=1 shows the traceback.
@@ -146,7 +148,7 @@ def main(args: list[str] | None = None, run: bool = True) -> GANCLI:
         from lit_gans.convert import main as convert
 
         return convert(argv[1:])
-    defaults = {"default_config_files": [str(configs.recipe())]}
+    defaults = {"default_config_files": [] if names_a_recipe(argv) else [str(configs.recipe())]}
     return GANCLI(
         GAN,
         LightningDataModule,
@@ -160,6 +162,24 @@ def main(args: list[str] | None = None, run: bool = True) -> GANCLI:
         args=args,
         run=run,
     )
+
+
+def names_a_recipe(argv) -> bool:
+    """Whether a --config file names a model: it is then a whole recipe and replaces the embedded default, so it
+    never inherits a setting that only the default states (a precision, a regulariser). A --config without a model
+    (callbacks, trainer settings, other data) still builds on the default."""
+    if isinstance(argv, dict):
+        return "model" in argv
+    paths = [arg.split("=", 1)[1] for arg in argv if str(arg).startswith("--config=")]
+    paths += [value for flag, value in zip(argv, argv[1:]) if flag == "--config"]
+    for path in paths:
+        try:
+            content = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError):
+            continue  # the parser reports an unreadable config itself
+        if isinstance(content, dict) and "model" in content:
+            return True
+    return False
 
 
 def console() -> None:

@@ -7,6 +7,7 @@ import pytest
 import torch
 import yaml
 
+import configs
 from lit_gans.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +80,37 @@ def test_default_config_file_equals_built_in_defaults(capsys):
         main(["fit", "--config", str(ROOT / "configs/sagan/digits.yaml"), "--print_config"])
     from_file = yaml.safe_load(capsys.readouterr().out)
     assert built_in == from_file
+
+
+def resolved(capsys, *args) -> dict:
+    with pytest.raises(SystemExit):
+        main(["fit", *args, "--print_config"])
+    return yaml.safe_load(capsys.readouterr().out)
+
+
+def test_a_recipe_replaces_the_default_and_a_partial_config_builds_on_it(tmp_path, capsys):
+    default = resolved(capsys)
+    assert default["trainer"]["precision"] == "bf16-mixed" and default["model"]["class_path"] == "lit_gans.SAGAN"
+    # a recipe inherits nothing that only the default states: its precision is Lightning's own, and the epsilons
+    # are the recipe's (StudioGAN's 1e-6), where SAGAN's 1e-8 used to come in from beneath
+    recipe = resolved(capsys, "--config", str(ROOT / "configs/biggan/cifar32_diffaug_lecam.yaml"))
+    assert recipe["trainer"]["precision"] is None
+    assert recipe["model"]["init_args"]["sn_eps"] == 1e-6 and recipe["model"]["init_args"]["adam_eps"] == 1e-6
+    # a config without a model (here: callbacks only) is laid over the default
+    partial = tmp_path / "callbacks.yaml"
+    partial.write_text(yaml.safe_dump({"trainer": {"callbacks": [{"class_path": "callbacks.StopAt",
+                                                                    "init_args": {"g_steps": 3}}]}}))
+    layered = resolved(capsys, f"--config={partial}")
+    assert layered["model"] == default["model"] and layered["trainer"]["precision"] == "bf16-mixed"
+    assert layered["trainer"]["callbacks"] == [{"class_path": "callbacks.StopAt",
+                                                "init_args": {"kimg": None, "g_steps": 3}}]
+    # naming the default first builds a recipe on it
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"model": {"class_path": "lit_gans.SAGAN", "init_args": {"lr_g": 1e-4}}}))
+    on_default = resolved(capsys, "--config", str(configs.recipe()), "--config", str(mine))
+    assert on_default["model"]["init_args"]["lr_g"] == 1e-4 and on_default["trainer"]["precision"] == "bf16-mixed"
+    alone = resolved(capsys, "--config", str(mine))
+    assert alone["model"]["init_args"]["mbstd_group_size"] == 0 and alone["trainer"]["precision"] is None
 
 
 def stated_counts(config: Path) -> tuple[int, int] | None:
