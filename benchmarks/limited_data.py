@@ -8,6 +8,10 @@ thread each.
 
     python -m benchmarks.limited_data                       # every variant, 2 processes
     python -m benchmarks.limited_data --only none,diffaugment --g-steps 300
+    python -m benchmarks.limited_data --only none,ada --g-steps 4000 --every 500   # with each variant's trajectory
+
+It also scores the floor that the fraction sets: 100 digits per class drawn with replacement from the training
+fraction itself, i.e. a generator that reproduces its training images exactly.
 """
 import argparse
 import json
@@ -22,6 +26,7 @@ VARIANTS = {
     "none": ({}, []),
     "diffaugment": ({"class_path": "lit_gans.objective.DiffAugment"}, []),
     "diffaugment-tc": ({"class_path": "lit_gans.objective.DiffAugment", "init_args": {"policy": "translation,cutout"}}, []),
+    "diffaugment-t": ({"class_path": "lit_gans.objective.DiffAugment", "init_args": {"policy": "translation"}}, []),
     "ada": ({"class_path": "lit_gans.objective.ADA", "init_args": {"speed_kimg": 10}}, []),
     "lecam": ({}, [{"class_path": "lit_gans.objective.LeCam", "init_args": {"start": 100}}]),
     "r1": ({}, [{"class_path": "lit_gans.objective.R1", "init_args": {"gamma": 0.1, "interval": 4}}]),
@@ -34,8 +39,8 @@ VARIANTS = {
 }
 
 
-def run(job: tuple[str, str, int, float]) -> dict:
-    name, config, g_steps, fraction = job
+def run(job: tuple[str, str, int, float, int]) -> dict:
+    name, config, g_steps, fraction, every = job
     import torch
 
     torch.set_num_threads(1)
@@ -43,7 +48,7 @@ def run(job: tuple[str, str, int, float]) -> dict:
     import pytorch_lightning as pl
 
     import lit_gans
-    from callbacks import EMA, DigitsQuality, StopAt
+    from callbacks import EMA, DigitsQuality, DiscriminatorMemorization, StopAt
     from datamodules import DigitsDataModule
     from lit_gans.objective import build, Augment, Regularizer
 
@@ -58,15 +63,33 @@ def run(job: tuple[str, str, int, float]) -> dict:
     pl.seed_everything(recipe.get("seed_everything", 0), verbose=False)
     model = model_class(**model_args, augment=build(augment, Augment) if augment else None,
                         regularizers=[build(r, Regularizer) for r in regularizers] or None)
-    quality = DigitsQuality(every_n_g_steps=10 ** 9)
+    quality = DigitsQuality(every_n_g_steps=every or 10 ** 9)
+    probe = DiscriminatorMemorization(every_n_g_steps=every or 10 ** 9, num_images=256)  # all 143 of a tenth
     trainer = pl.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, precision=recipe["trainer"].get("precision"),
-                         callbacks=[StopAt(g_steps=g_steps), EMA(**ema_args), quality])
+                         callbacks=[StopAt(g_steps=g_steps), EMA(**ema_args), quality, probe])
     started = time.perf_counter()
     trainer.fit(model, DigitsDataModule(**{**data_args, "train_fraction": fraction}))
-    result = {k: v for k, v in quality.last.items() if not k.endswith("per_class")}
-    return {"variant": name, "seconds": time.perf_counter() - started, **result,
-            "real": {k: v for k, v in quality.reference.items() if not k.endswith("per_class")}}
+    return {"variant": name, "seconds": time.perf_counter() - started, **summary(quality.last),
+            "real": summary(quality.reference), "history": [summary(row) for row in quality.history],
+            "memorization": probe.history, "memorizer": summary(memorizer_scores(quality.scorer, trainer.datamodule))}
+
+
+def summary(scores: dict) -> dict:
+    return {k: v for k, v in scores.items() if not k.endswith("per_class")}
+
+
+def memorizer_scores(scorer, datamodule, per_class: int = 100, seed: int = 0) -> dict:
+    """The scores of `per_class` digits of each class drawn with replacement from D's training images: what a
+    generator that reproduces its training set exactly would get."""
+    import torch
+
+    images, labels = datamodule.train_images, datamodule.train_labels
+    generator = torch.Generator().manual_seed(seed)
+    chosen = torch.cat([torch.nonzero(labels == c).flatten()[torch.randint(int((labels == c).sum()), (per_class,),
+                                                                           generator=generator)]
+                        for c in labels.unique()])
+    return scorer.score(images[chosen], labels[chosen])
 
 
 def main() -> None:
@@ -78,6 +101,7 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.1)
     parser.add_argument("--only", default=",".join(VARIANTS), help="comma-separated variants: " + ", ".join(VARIANTS))
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--every", type=int, default=0, help="also score every this many G steps (0: only at the end)")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -85,7 +109,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
     os.environ.setdefault("WANDB_MODE", "disabled")
-    jobs = [(n, args.config, args.g_steps, args.fraction) for n in names]
+    jobs = [(n, args.config, args.g_steps, args.fraction, args.every) for n in names]
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
         results = pool.map(run, jobs, chunksize=1)
     real = results[0]["real"]
@@ -99,6 +123,25 @@ def main() -> None:
               f"{r['recall']:.3f} | {r['spread']:.3f} | {r['seconds']:.0f} |")
     print(f"| real digits (100 per class) | {real['fid']:.1f} | | {real['accuracy']:.3f} | {real['precision']:.3f} | "
           f"{real['recall']:.3f} | {real['spread']:.3f} | |")
+    floor = results[0]["memorizer"]
+    print(f"| its training images, repeated (a memorizing G) | {floor['fid']:.1f} | | {floor['accuracy']:.3f} | "
+          f"{floor['precision']:.3f} | {floor['recall']:.3f} | {floor['spread']:.3f} | |")
+    if args.every:
+        print("\nDigits FID (recall) by G step:")
+        steps = sorted({row["g_step"] for r in results for row in r["history"]})
+        print("| variant | " + " | ".join(map(str, steps)) + " |")
+        print("|---|" + "---|" * len(steps))
+        for r in results:
+            by_step = {row["g_step"]: row for row in r["history"]}
+            print(f"| {r['variant']} | " + " | ".join(
+                f"{by_step[s]['fid']:.1f} ({by_step[s]['recall']:.2f})" if s in by_step else "-" for s in steps) + " |")
+        print("\nD's train / held-out gap (the fraction of training reals minus that of held-out reals that D scores real):")
+        print("| variant | " + " | ".join(map(str, steps)) + " |")
+        print("|---|" + "---|" * len(steps))
+        for r in results:
+            by_step = {row["g_step"]: row for row in r["memorization"]}
+            print(f"| {r['variant']} | " + " | ".join(
+                f"{by_step[s]['memorization/gap']:.2f}" if s in by_step else "-" for s in steps) + " |")
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)

@@ -5,10 +5,11 @@ from callbacks.discriminator_memorization import DiscriminatorMemorization
 from callbacks.ema import EMA
 from callbacks.image_metrics import ImageMetrics
 from callbacks.interpolations import Interpolations
+from callbacks.lr_decay import LRDecay
 from callbacks.progrowth import ProGrowth
 from callbacks.sample_grid import SampleGrid
 from callbacks.singular_values import SingularValues
 from callbacks.stop_at import StopAt
 from callbacks.wandb_run_id import WandbRunId
 
-__all__ = ["DigitsQuality", "DiscriminatorMemorization", "EMA", "ImageMetrics", "Interpolations", "ProGrowth", "SampleGrid", "SingularValues", "StopAt", "WandbRunId"]
+__all__ = ["DigitsQuality", "DiscriminatorMemorization", "EMA", "ImageMetrics", "Interpolations", "LRDecay", "ProGrowth", "SampleGrid", "SingularValues", "StopAt", "WandbRunId"]

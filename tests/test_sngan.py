@@ -56,3 +56,16 @@ def test_the_digits_config_trains(tmp_path):
                 f"--trainer.default_root_dir={tmp_path}"])
     assert isinstance(cli.model, SNGAN) and (cli.model.resolution, cli.model.num_classes) == (32, 10)
     assert cli.model.g_steps == 2
+
+
+def test_the_cifar10_recipe_decays_both_rates_linearly_to_zero_over_its_run():
+    import yaml
+
+    from callbacks import LRDecay
+    from conftest import ROOT
+
+    recipe = yaml.safe_load((ROOT / "configs/sngan/cifar32.yaml").read_text())
+    callbacks = {c["class_path"].rsplit(".", 1)[1]: c.get("init_args", {}) for c in recipe["trainer"]["callbacks"]}
+    decay, end = LRDecay(**callbacks["LRDecay"]), callbacks["StopAt"]["g_steps"]
+    assert (decay.unit, end) == ("g_steps", 50_000)
+    assert [decay.scale(s) for s in (0, end / 2, end)] == pytest.approx([1.0, 0.5, 0.0])
