@@ -72,7 +72,8 @@ def run(job: tuple[str, str, int, float, int]) -> dict:
     trainer.fit(model, DigitsDataModule(**{**data_args, "train_fraction": fraction}))
     return {"variant": name, "seconds": time.perf_counter() - started, **summary(quality.last),
             "real": summary(quality.reference), "history": [summary(row) for row in quality.history],
-            "memorization": probe.history, "memorizer": summary(memorizer_scores(quality.scorer, trainer.datamodule))}
+            "memorization": probe.history, "memorizer": summary(memorizer_scores(quality.scorer, trainer.datamodule)),
+            "augment_p": float(model.objective.augment.p) if hasattr(model.objective.augment, "p") else None}
 
 
 def summary(scores: dict) -> dict:
@@ -126,6 +127,9 @@ def main() -> None:
     floor = results[0]["memorizer"]
     print(f"| its training images, repeated (a memorizing G) | {floor['fid']:.1f} | | {floor['accuracy']:.3f} | "
           f"{floor['precision']:.3f} | {floor['recall']:.3f} | {floor['spread']:.3f} | |")
+    for r in results:
+        if r["augment_p"] is not None:
+            print(f"{r['variant']}: augmentation probability p at the end {r['augment_p']:.3f}")
     if args.every:
         print("\nDigits FID (recall) by G step:")
         steps = sorted({row["g_step"] for r in results for row in r["history"]})
