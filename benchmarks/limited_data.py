@@ -93,6 +93,15 @@ def memorizer_scores(scorer, datamodule, per_class: int = 100, seed: int = 0) ->
     return scorer.score(images[chosen], labels[chosen])
 
 
+def print_by_step(title: str, results: list[dict], key: str, cell) -> None:
+    """A markdown table of `cell(row)` for each variant's rows under `key`, one column per G step."""
+    steps = sorted({row["g_step"] for r in results for row in r[key]})
+    print(f"\n{title}\n| variant | " + " | ".join(map(str, steps)) + " |\n|---|" + "---|" * len(steps))
+    for r in results:
+        by_step = {row["g_step"]: row for row in r[key]}
+        print(f"| {r['variant']} | " + " | ".join(cell(by_step[s]) if s in by_step else "-" for s in steps) + " |")
+
+
 def main() -> None:
     from configs import recipe
 
@@ -131,21 +140,10 @@ def main() -> None:
         if r["augment_p"] is not None:
             print(f"{r['variant']}: augmentation probability p at the end {r['augment_p']:.3f}")
     if args.every:
-        print("\nDigits FID (recall) by G step:")
-        steps = sorted({row["g_step"] for r in results for row in r["history"]})
-        print("| variant | " + " | ".join(map(str, steps)) + " |")
-        print("|---|" + "---|" * len(steps))
-        for r in results:
-            by_step = {row["g_step"]: row for row in r["history"]}
-            print(f"| {r['variant']} | " + " | ".join(
-                f"{by_step[s]['fid']:.1f} ({by_step[s]['recall']:.2f})" if s in by_step else "-" for s in steps) + " |")
-        print("\nD's train / held-out gap (the fraction of training reals minus that of held-out reals that D scores real):")
-        print("| variant | " + " | ".join(map(str, steps)) + " |")
-        print("|---|" + "---|" * len(steps))
-        for r in results:
-            by_step = {row["g_step"]: row for row in r["memorization"]}
-            print(f"| {r['variant']} | " + " | ".join(
-                f"{by_step[s]['memorization/gap']:.2f}" if s in by_step else "-" for s in steps) + " |")
+        print_by_step("Digits FID (recall) by G step:", results, "history",
+                      lambda row: f"{row['fid']:.1f} ({row['recall']:.2f})")
+        print_by_step("D's train / held-out gap (the fraction of training reals minus that of held-out reals that D "
+                      "scores real):", results, "memorization", lambda row: f"{row['memorization/gap']:.2f}")
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)
