@@ -28,6 +28,8 @@ VARIANTS = {
     "diffaugment-tc": ({"class_path": "lit_gans.objective.DiffAugment", "init_args": {"policy": "translation,cutout"}}, []),
     "diffaugment-t": ({"class_path": "lit_gans.objective.DiffAugment", "init_args": {"policy": "translation"}}, []),
     "ada": ({"class_path": "lit_gans.objective.ADA", "init_args": {"speed_kimg": 10}}, []),
+    "ada-p0.3": ({"class_path": "lit_gans.objective.ADA", "init_args": {"p": 0.3, "target": None}}, []),
+    "ada-p0.6": ({"class_path": "lit_gans.objective.ADA", "init_args": {"p": 0.6, "target": None}}, []),
     "lecam": ({}, [{"class_path": "lit_gans.objective.LeCam", "init_args": {"start": 100}}]),
     "r1": ({}, [{"class_path": "lit_gans.objective.R1", "init_args": {"gamma": 0.1, "interval": 4}}]),
     "bcr": ({}, [{"class_path": "lit_gans.objective.BalancedConsistency"}]),
