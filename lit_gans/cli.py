@@ -24,10 +24,12 @@ from pathlib import Path
 import yaml
 from pytorch_lightning import LightningDataModule, Trainer
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from pytorch_lightning.utilities import rank_zero_warn
 
 import configs
 from callbacks.run_dir import run_dir
 from lit_gans.commands import GANTrainer
+from lit_gans.cpu_bf16 import cpu_precision
 from lit_gans.gan import GAN
 from lit_gans.strategy import GAN_DDP, wants_several_processes
 from lit_gans.wandb_logger import WandbLogger
@@ -64,12 +66,16 @@ class GANCLI(LightningCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
         super().parse_arguments(parser, args)
-        self.explicit_model_args = explicit_model_args(sys.argv[1:] if args is None else args)
+        argv = sys.argv[1:] if args is None else args
+        self.explicit_model_args = explicit_model_args(argv)
+        self.explicit_precision = not isinstance(argv, dict) and any(
+            str(a).split("=", 1)[0] == "--trainer.precision" for a in argv)
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         self.follow_the_data(config)
         trainer = config.trainer
+        self.avoid_emulated_bf16(trainer)
         if trainer.strategy == "auto" and wants_several_processes(trainer.accelerator, trainer.devices, trainer.num_nodes):
             trainer.strategy = GAN_DDP
 
@@ -88,6 +94,22 @@ class GANCLI(LightningCLI):
             classes = declared_classes(data)
             if classes is not None:
                 model.init_args.num_classes = classes
+
+    def avoid_emulated_bf16(self, trainer) -> None:
+        """On a CPU without bf16 units (`lit_gans.cpu_bf16`), train in 32-true instead of an emulated bf16 precision
+        from a config file (the run's saved config records the change); --trainer.precision on the command line is
+        kept as given."""
+        fallback = cpu_precision(trainer.precision, trainer.accelerator)
+        if fallback is None:
+            return
+        if self.explicit_precision:
+            rank_zero_warn(f"precision {trainer.precision} on a CPU without bf16 units is emulated and runs about 10-30x "
+                           "slower than 32-true")
+            return
+        rank_zero_warn(f"this CPU has no bf16 units (AVX512-BF16 or AMX), where {trainer.precision} would be emulated "
+                       f"and about 10-30x slower: training in {fallback} instead (--trainer.precision "
+                       f"{trainer.precision} on the command line insists)")
+        trainer.precision = fallback
 
     def before_fit(self) -> None:
         """`fit --ckpt_path` (or a requeued SLURM job, which Lightning resumes from its requeue checkpoint) continues
