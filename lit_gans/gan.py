@@ -24,6 +24,7 @@ from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
 from lit_gans.finetune import InitialWeights, frozen_blocks, load_initial_weights, read_initial_weights
 from lit_gans.latents import TRUNCATION_STYLES, sample_latents, seeded_generator
+from lit_gans.layers.spectral_norm import spectral_norm_layers
 from lit_gans.layers.truncation_stats import tabulated_norms, tabulated_statistics
 from lit_gans.objective import Augment, Objective, Regularizer
 from lit_gans.objective.component import Component
@@ -32,6 +33,13 @@ from lit_gans.standing_stats import accumulate_standing_stats
 
 D_STREAM, G_STREAM, STANDING_STATS_STREAM = 0, 1, 2  # latent streams: (seed, rank, stream, index) keys
 PROGRESS_BAR = ("loss/d_real", "loss/d_fake", "loss/d_penalty", "loss/g", "loss/ortho")
+
+
+def compilable_discriminator(discriminator: nn.Module) -> bool:
+    """Whether `torch.compile` can run D: not when it is batch-dependent (two forwards before one backward) and
+    spectrally normalised (each forward updates the power-iteration vectors in place, which a compiled graph saves
+    for its backward: "modified by an inplace operation" with inductor, torch 2.14)."""
+    return not (getattr(discriminator, "batch_dependent", False) and any(True for _ in spectral_norm_layers(discriminator)))
 
 
 class GAN(pl.LightningModule):
@@ -68,7 +76,8 @@ class GAN(pl.LightningModule):
         channels_last: keep G, D and the real batches in channels-last memory format (faster convolutions on
             tensor-core GPUs).
         compile: compile G and D with `torch.compile` (the input-gradient penalties always run D uncompiled,
-            because compiled graphs do not support double backward).
+            because compiled graphs do not support double backward; a spectrally normalised D with minibatch
+            stddev stays uncompiled, `compilable_discriminator`).
         init_from: fine-tune: start training from the weights of this lit-gans checkpoint (trained, or written by
             `lit-gans convert`) with fresh counters and optimizers (`lit_gans.finetune`); layers whose size follows
             the number of classes start fresh when it differs. Resuming with --ckpt_path restores the run instead.
@@ -196,7 +205,12 @@ class GAN(pl.LightningModule):
                 network.to(memory_format=torch.channels_last)
         if self.compile_networks:
             self.generator.compile()  # in place: parameter names, checkpoints and DDP are unchanged
-            self.discriminator.compile()
+            if compilable_discriminator(self.discriminator):
+                self.discriminator.compile()
+            else:
+                rank_zero_warn("compile: D stays eager, G is compiled. A spectrally normalised D that sees reals and "
+                               "fakes in two forwards (minibatch stddev) fails in inductor's backward, because the "
+                               "second forward updates the power-iteration vectors the first one saved")
 
     def configure_optimizers(self):
         """Adam for G and for D. Frozen D blocks (`freeze_d`) are left out; with `init_from` and an `init_lr_scale`

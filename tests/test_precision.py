@@ -176,6 +176,19 @@ def test_speed_switches_train_like_the_default(switch, request):
         assert all(group["fused"] for opt in model.trainer.optimizers for group in opt.param_groups)
 
 
+def test_compile_leaves_a_spectrally_normalised_batch_dependent_d_eager(fast_compile):
+    from lit_gans.gan import compilable_discriminator
+
+    model = SAGAN(**TINY_SAGAN, mbstd_group_size=4, mbstd_style="class", compile=True)
+    assert not compilable_discriminator(model.discriminator)
+    assert compilable_discriminator(SAGAN(**TINY_SAGAN).discriminator)  # one forward of cat([reals, fakes])
+    assert compilable_discriminator(ProGAN(resolution=8, fmap_base=64, fmap_max=16).discriminator)  # no SN
+    with pytest.warns(UserWarning, match="D stays eager, G is compiled"):
+        make_trainer(StopAt(g_steps=2)).fit(model, digits())
+    assert model.g_steps == 2 and model.generator._compiled_call_impl is not None
+    assert model.discriminator._compiled_call_impl is None
+
+
 def test_compiled_progan_keeps_the_gradient_penalty_eager(fast_compile):
     model = ProGAN(resolution=8, z_dim=16, fmap_base=64, fmap_max=16, compile=True)
     trainer = make_trainer(StopAt(g_steps=2))
