@@ -103,11 +103,11 @@ class GANCLI(LightningCLI):
         if fallback is None:
             return
         if self.explicit_precision:
-            rank_zero_warn(f"precision {trainer.precision} on a CPU without bf16 units is emulated and runs about 10-30x "
+            rank_zero_warn(f"precision {trainer.precision} on a CPU without bf16 units is emulated and runs about 11-33x "
                            "slower than 32-true")
             return
         rank_zero_warn(f"this CPU has no bf16 units (AVX512-BF16 or AMX), where {trainer.precision} would be emulated "
-                       f"and about 10-30x slower: training in {fallback} instead (--trainer.precision "
+                       f"and about 11-33x slower: training in {fallback} instead (--trainer.precision "
                        f"{trainer.precision} on the command line insists)")
         trainer.precision = fallback
 

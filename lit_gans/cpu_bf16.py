@@ -1,10 +1,11 @@
 """bf16 on CPUs: whether this CPU computes it natively, and the precision a CPU run trains in.
 
-x86 CPUs without AVX512-BF16 or AMX, and ARM CPUs without the BF16 extension, have no bf16 arithmetic: torch emulates
-it there, and bf16-mixed training of the four models ran 11-33x slower than float32 on such a CPU (an AVX2 AMD
-EPYC, benchmarks/RESULTS.md, "Training step speed"). Where the CPU has bf16 units, bf16-mixed with channels-last tensors is
-the fastest mode (about 2x float32 on the digits default). A run on a CPU that would emulate bf16 therefore trains in
-32-true instead, with a warning, unless the command line asks for bf16 itself.
+x86 CPUs without AVX512-BF16 or AMX, and ARM CPUs without the BF16 extension, have no bf16 arithmetic: torch
+emulates it there, and bf16-mixed training of the four models ran 11-33x slower than float32 on such a CPU (an AVX2
+AMD EPYC, benchmarks/RESULTS.md, "Training step throughput per model and numeric mode"). Where the CPU has bf16
+units, bf16-mixed with channels-last tensors is the fastest mode (1.3-2x float32 on the digits default). A run on a
+CPU that would emulate bf16 therefore trains in 32-true instead, with a warning, unless the command line asks for
+bf16 itself.
 """
 import platform
 

@@ -1,4 +1,4 @@
-"""bf16 on CPUs without bf16 units: a config's bf16-mixed becomes 32-true there (emulated bf16 is 10-30x slower)."""
+"""bf16 on CPUs without bf16 units: a config's bf16-mixed becomes 32-true there (emulated bf16 is 11-33x slower)."""
 import platform
 from pathlib import Path
 
