@@ -16,6 +16,7 @@ at a number of kimg or generator steps instead.
 """
 import copy
 import inspect
+import os
 
 import torch
 import torch.nn as nn
@@ -476,6 +477,15 @@ class GAN(pl.LightningModule):
 
     # ----------------------------------------------------------------------------------------------- checkpoints
 
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, *args, **kwargs):
+        """Lightning's, and on the base class (`GAN.load_from_checkpoint(path)`) the model class the checkpoint
+        holds (SAGAN, BigGAN, ...: `checkpoint_model_class`), so that any lit-gans checkpoint loads without naming
+        its class."""
+        if cls is GAN:
+            return checkpoint_model_class(checkpoint_path).load_from_checkpoint(checkpoint_path, *args, **kwargs)
+        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["lit_gans"] = {
             "model": type(self).__name__,
@@ -513,3 +523,30 @@ class GAN(pl.LightningModule):
         if not any(k.startswith("generator_ema.") for k in weights):  # written without an EMA: sample from G
             weights.update({"generator_ema." + k[len("generator."):]: v for k, v in list(weights.items())
                             if k.startswith("generator.")})
+
+
+def checkpoint_model_class(checkpoint_path) -> type[GAN]:
+    """The GAN subclass a lit-gans checkpoint holds: the one its `checkpoint["lit_gans"]["model"]` names, among the
+    subclasses already imported (a checkpoint never makes new code run). A local file's tensors are memory-mapped,
+    not read."""
+    if isinstance(checkpoint_path, (str, os.PathLike)) and os.path.isfile(checkpoint_path):
+        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True, mmap=True)
+    else:  # a URL or a file object, as Lightning's own loader takes
+        from lightning_fabric.utilities.cloud_io import _load
+
+        start = checkpoint_path.tell() if hasattr(checkpoint_path, "seek") else None
+        checkpoint = _load(checkpoint_path, map_location="cpu", weights_only=True)
+        if start is not None:
+            checkpoint_path.seek(start)  # Lightning reads it again
+    name = (checkpoint.get("lit_gans") or {}).get("model")
+    if name is None:
+        raise ValueError(f"{checkpoint_path} was not written by a lit-gans model (it has no 'lit_gans' entry)")
+    classes, found = [GAN], {}
+    while classes:
+        for subclass in classes.pop().__subclasses__():
+            found.setdefault(subclass.__name__, subclass)
+            classes.append(subclass)
+    if name not in found:
+        raise ValueError(f"{checkpoint_path} holds a {name} model, which is not an imported lit-gans model class "
+                         f"({', '.join(sorted(found))}); import the module that defines it first")
+    return found[name]

@@ -55,3 +55,32 @@ def test_checkpoint_from_another_model_is_refused(tiny_sagan_kwargs, tmp_path):
     torch.save(checkpoint, tmp_path / "foreign.ckpt")
     with pytest.raises(ValueError, match="not written by a lit-gans model"):
         train(tiny_sagan_kwargs, 2, ckpt_path=tmp_path / "foreign.ckpt")
+
+
+def test_the_base_class_loads_any_lit_gans_checkpoint_as_its_model(tiny_sagan_kwargs, tmp_path):
+    import io
+
+    from lit_gans.convert.checkpoint import converted_checkpoint, save_atomically
+    from lit_gans.gan import GAN
+
+    trained, _ = train(tiny_sagan_kwargs, 2, save_to=tmp_path / "trained.ckpt")  # a plain Trainer's checkpoint
+    converted = BigGAN(**TINY_BIGGAN)
+    save_atomically(converted_checkpoint(converted, ("generator", "generator_ema"), {"source": "test"}),
+                    tmp_path / "converted.ckpt")  # with the class path the CLI writes, and no D
+    for path, expected in ((tmp_path / "trained.ckpt", trained), (tmp_path / "converted.ckpt", converted)):
+        loaded = GAN.load_from_checkpoint(path, map_location="cpu")
+        assert type(loaded) is type(expected)
+        reference = expected.state_dict()
+        assert all(torch.equal(loaded.state_dict()[k], reference[k]) for k in reference if k.startswith("generator"))
+    with open(tmp_path / "trained.ckpt", "rb") as file:  # a file object is read twice: the class, then the model
+        assert type(GAN.load_from_checkpoint(io.BytesIO(file.read()))) is SAGAN
+    assert SAGAN.load_from_checkpoint(tmp_path / "trained.ckpt").g_steps == 2  # a subclass loads as before
+    checkpoint = torch.load(tmp_path / "trained.ckpt", weights_only=True)
+    checkpoint["lit_gans"]["model"] = "StyleGAN9"
+    torch.save(checkpoint, tmp_path / "unknown.ckpt")
+    with pytest.raises(ValueError, match="holds a StyleGAN9 model, which is not an imported lit-gans model class"):
+        GAN.load_from_checkpoint(tmp_path / "unknown.ckpt")
+    del checkpoint["lit_gans"]
+    torch.save(checkpoint, tmp_path / "foreign.ckpt")
+    with pytest.raises(ValueError, match="not written by a lit-gans model"):
+        GAN.load_from_checkpoint(tmp_path / "foreign.ckpt")
