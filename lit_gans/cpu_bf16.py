@@ -28,14 +28,12 @@ def native_bf16() -> bool:
 
 def runs_on_cpu(accelerator) -> bool:
     """Whether a Trainer with this `accelerator` setting ("cpu", "auto", "gpu", ... or an Accelerator) runs on the CPU."""
-    if not isinstance(accelerator, str):
-        return type(accelerator).__name__ == "CPUAccelerator"
-    if accelerator == "cpu":
-        return True
-    if accelerator != "auto":
-        return False
-    from pytorch_lightning.accelerators import CUDAAccelerator, MPSAccelerator, XLAAccelerator
+    from pytorch_lightning.accelerators import CPUAccelerator, CUDAAccelerator, MPSAccelerator, XLAAccelerator
 
+    if not isinstance(accelerator, str):
+        return isinstance(accelerator, CPUAccelerator)
+    if accelerator != "auto":
+        return accelerator == "cpu"
     return not any(a.is_available() for a in (CUDAAccelerator, MPSAccelerator, XLAAccelerator))
 
 

@@ -23,6 +23,9 @@ def test_only_a_bf16_precision_on_a_cpu_without_bf16_units_changes(monkeypatch):
     assert cpu_precision("32-true", "cpu") is None and cpu_precision("16-mixed", "cpu") is None
     assert cpu_precision("bf16-mixed", "gpu") is None and cpu_precision("bf16-mixed", "cuda") is None
     assert runs_on_cpu("auto") == (cpu_precision("bf16-mixed", "auto") == "32-true")
+    from pytorch_lightning.accelerators import CPUAccelerator
+
+    assert runs_on_cpu(CPUAccelerator()) and not runs_on_cpu("gpu")
     monkeypatch.setattr(cpu_bf16, "native_bf16", lambda: True)
     assert cpu_precision("bf16-mixed", "cpu") is None
 
