@@ -5,12 +5,13 @@ import time
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_warn
 
+from callbacks.monitor import Monitor
 from datamodules import DigitsDataModule
 from datamodules.digits import load_digits_tensors
 from lit_gans.evaluation.digits import DigitsScorer
 
 
-class DigitsQuality(pl.Callback):
+class DigitsQuality(Monitor):
     """Every `every_n_g_steps` generator steps and at the end of training, score `per_class` generated digits of each
     class (EMA generator) with a classifier trained on the real training split.
 
@@ -21,10 +22,15 @@ class DigitsQuality(pl.Callback):
     It scores only class-conditional models trained on `datamodules.DigitsDataModule` and says once that it is
     skipped otherwise, so a digits config keeps working when its data is swapped. A progressive model is scored
     only once its active stage has reached the data's full resolution.
+
+    A `Monitor`: an error inside it is reported once and switches it off instead of ending the run (`strict=True`
+    or LIT_GANS_DEBUG=1 lets it end the run).
     """
 
-    def __init__(self, every_n_g_steps: int = 250, per_class: int = 100, use_ema: bool = True, seed: int = 0):
+    def __init__(self, every_n_g_steps: int = 250, per_class: int = 100, use_ema: bool = True, seed: int = 0,
+                 strict: bool = False):
         self.every_n_g_steps, self.per_class, self.use_ema, self.seed = every_n_g_steps, per_class, use_ema, seed
+        self.strict = strict
         self.scorer: DigitsScorer | None = None
         self.history: list[dict] = []
         self.last: dict | None = None

@@ -6,10 +6,13 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_warn
 
+from callbacks.monitor import Monitor
+from lit_gans.discriminate import discriminate
+
 FAKE_SEED = 7919  # the fresh fakes of every evaluation come from this fixed seed, never from the training streams
 
 
-class DiscriminatorMemorization(pl.Callback):
+class DiscriminatorMemorization(Monitor):
     """Every `every_n_g_steps` generator steps and at the end of training, score fixed subsets of `num_images`
     training reals, held-out reals and fresh fakes with D, and log under "memorization/":
 
@@ -25,13 +28,16 @@ class DiscriminatorMemorization(pl.Callback):
     modes restored, and the fakes draw from their own seed: training, its weights and its random streams are
     unaffected. Progressive models are scored at their active stage's resolution. `self.history` keeps every
     evaluation (with g_step and kimg).
+
+    A `Monitor`: an error inside it is reported once and switches it off instead of ending the run (`strict=True`
+    or LIT_GANS_DEBUG=1 lets it end the run).
     """
 
-    def __init__(self, every_n_g_steps: int = 250, num_images: int = 256, batch_size: int = 256):
+    def __init__(self, every_n_g_steps: int = 250, num_images: int = 256, batch_size: int = 256, strict: bool = False):
         if every_n_g_steps < 1 or num_images < 1 or batch_size < 1:
             raise ValueError(f"every_n_g_steps, num_images and batch_size must be positive, got "
                              f"{every_n_g_steps}, {num_images}, {batch_size}")
-        self.every_n_g_steps, self.num_images, self.batch_size = every_n_g_steps, num_images, batch_size
+        self.every_n_g_steps, self.num_images, self.batch_size, self.strict = every_n_g_steps, num_images, batch_size, strict
         self.history: list[dict] = []
         self.last_step = -1
         self.held_out = False
@@ -70,7 +76,7 @@ class DiscriminatorMemorization(pl.Callback):
             held_out = self.logits(pl_module, data, "held_out", resolution) if self.held_out else None
             z, y = pl_module.sample_inputs(self.num_images, seed=FAKE_SEED)
             fakes = pl_module.generate(z, y, pl_module.generator, self.batch_size)
-            fake = self.discriminate(discriminator, fakes, y)
+            fake = discriminate(discriminator, fakes, y, self.batch_size)
         finally:
             discriminator.train(was_training)
         values = {"memorization/train_real_frac": float((train > 0).float().mean()),
@@ -89,10 +95,4 @@ class DiscriminatorMemorization(pl.Callback):
         indices = self.subset(data, split)
         images = data.images(indices, resolution, split=split).to(pl_module.device).float() / 127.5 - 1
         labels = data.image_labels(indices, split=split).to(pl_module.device) if pl_module.num_classes else None
-        return self.discriminate(pl_module.discriminator, images, labels)
-
-    def discriminate(self, discriminator, images: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        """D's logits (N,) in batches of `batch_size`, in float32."""
-        return torch.cat([discriminator(images[i : i + self.batch_size],
-                                        None if labels is None else labels[i : i + self.batch_size]).float()
-                          for i in range(0, len(images), self.batch_size)])
+        return discriminate(pl_module.discriminator, images, labels, self.batch_size)

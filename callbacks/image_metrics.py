@@ -3,10 +3,11 @@ MS-SSIM): a schedule around `lit_gans.evaluation.Evaluator`."""
 import pytorch_lightning as pl
 import torch
 
+from callbacks.monitor import Monitor
 from lit_gans.evaluation.evaluator import Evaluator, generated_batches
 
 
-class ImageMetrics(pl.Callback):
+class ImageMetrics(Monitor):
     """Every `every_n_g_steps` generator steps and at the end of training, log the evaluator's `metrics` (default
     FID and KID; any of fid, kid, is, prc, prdc, ifid, swd, ms_ssim; `inception_score` adds IS over 10 splits) of
     `num_samples` generated images against `num_real` training images.
@@ -22,19 +23,24 @@ class ImageMetrics(pl.Callback):
     metrics/recall, metrics/density, metrics/coverage, metrics/ifid, metrics/swd_<level> and metrics/swd_avg,
     metrics/ms_ssim and metrics/ms_ssim_real, as asked; `self.history` keeps every evaluation, and loggers with
     `log_table` (W&B) receive it as the table "metrics" at the end of training.
+
+    A `Monitor`: an error inside it is reported once and switches it off instead of ending the run (`strict=True`
+    or LIT_GANS_DEBUG=1 lets it end the run).
     """
 
     def __init__(self, every_n_g_steps: int = 5000, num_samples: int = 10000, num_real: int | None = None,
                  truncation: float | None = None, batch_size: int = 100, kid_subsets: int = 100,
                  kid_subset_size: int = 1000, inception_weights: str | None = None, use_ema: bool = True,
                  seed: int = 0, stats_dir: str | None = None, inception_score: bool = False,
-                 metrics: list[str] | None = None, swd_images: int = 16384, ms_ssim_pairs: int = 10000):
+                 metrics: list[str] | None = None, swd_images: int = 16384, ms_ssim_pairs: int = 10000,
+                 strict: bool = False):
         if every_n_g_steps < 1 or num_samples < 2:
             raise ValueError(f"every_n_g_steps must be >= 1 and num_samples >= 2, got {every_n_g_steps}, {num_samples}")
         if (metrics is None or "kid" in metrics) and kid_subset_size > num_samples:
             raise ValueError(f"kid_subset_size {kid_subset_size} exceeds num_samples {num_samples}")
         self.every_n_g_steps, self.num_samples = every_n_g_steps, num_samples
         self.truncation, self.batch_size, self.use_ema, self.seed = truncation, batch_size, use_ema, seed
+        self.strict = strict
         self.evaluator = Evaluator(num_real or num_samples, batch_size, kid_subsets, kid_subset_size, inception_weights,
                                    inception_score, stats_dir, metrics=metrics, swd_images=swd_images,
                                    ms_ssim_pairs=ms_ssim_pairs, seed=seed)

@@ -2,24 +2,28 @@
 import pytorch_lightning as pl
 import torch
 
+from callbacks.monitor import Monitor
 from callbacks.run_dir import run_dir
 from lit_gans.images import image_grid, save_png
 
 
-class SampleGrid(pl.Callback):
+class SampleGrid(Monitor):
     """Every `every_n_g_steps` generator steps and at the end of training, render a grid from the same latents.
 
     Conditional models: one row per class (`classes`, default up to 10 evenly spaced classes), `per_row` samples
     each. Unconditional models: `per_row` x `per_row` samples. Files: <run dir>/samples/g<step>.png and
     <run dir>/samples/last.png. Loggers with `log_image` (W&B) receive the uint8 grid under "samples".
+
+    A `Monitor`: an error inside it is reported once and switches it off instead of ending the run (`strict=True`
+    or LIT_GANS_DEBUG=1 lets it end the run).
     """
 
     def __init__(self, every_n_g_steps: int = 500, per_row: int = 10, classes: list[int] | None = None,
-                 truncation: float | None = None, use_ema: bool = True, seed: int = 1234):
+                 truncation: float | None = None, use_ema: bool = True, seed: int = 1234, strict: bool = False):
         if every_n_g_steps < 1:
             raise ValueError(f"every_n_g_steps must be positive, got {every_n_g_steps}")
         self.every_n_g_steps, self.per_row, self.classes = every_n_g_steps, per_row, classes
-        self.truncation, self.use_ema, self.seed = truncation, use_ema, seed
+        self.truncation, self.use_ema, self.seed, self.strict = truncation, use_ema, seed, strict
         self.last_step = -1
         self.last_path = None
 

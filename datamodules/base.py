@@ -1,4 +1,6 @@
 """Base DataModule: multi-resolution serving with ProGAN's fade-in, flips, DDP sharding and exact resume."""
+import os
+
 import numpy as np
 import pytorch_lightning as pl
 import torch
@@ -7,6 +9,16 @@ from torch.utils.data import DataLoader, Dataset, get_worker_info
 from datamodules.batch_stream import BatchKey, BatchStream, Schedule
 from datamodules.pyramid import fade, pyramid_resolutions
 from lit_gans.cache import fingerprint
+
+
+def default_workers(limit: int = 4) -> int:
+    """min(limit, the CPU cores this process may run on): its affinity mask (a SLURM or container allocation), not
+    the machine's count, so that torch never warns of more workers than cores."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, min(limit, cores))
 
 
 class PyramidBatches(Dataset):
@@ -39,6 +51,18 @@ class PyramidBatches(Dataset):
         return images, labels, key.alpha
 
 
+class StreamLoader(DataLoader):
+    """The DataLoader of a `BatchStream`, resumable as Lightning defines it (`state_dict` / `load_state_dict`):
+    every `__iter__` restarts the stream at the position the model's image counter gives, which the checkpoint
+    already holds, so the loader has no state of its own to save."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        pass
+
+
 class GANDataModule(pl.LightningDataModule):
     """Serves (images (B, 3, r, r) float in [-1, 1], labels (B,) int64) batches from a uint8 resolution pyramid.
 
@@ -54,7 +78,7 @@ class GANDataModule(pl.LightningDataModule):
     Args:
         resolution: the largest side served (a power of two >= 4).
         batch_size: images per rank per discriminator micro-batch.
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes (None: `default_workers()`, min(4, the cores this process may use)).
         flip: horizontally flip each image with probability 1/2 (a fixed function of seed and stream position).
         seed: seed of the shuffling order and of the flips.
         batch_sizes: optional per-resolution batch sizes, e.g. {256: 14, 512: 6, 1024: 3}.
@@ -62,14 +86,14 @@ class GANDataModule(pl.LightningDataModule):
 
     num_classes: int = 0
 
-    def __init__(self, resolution: int, batch_size: int = 64, num_workers: int = 0, flip: bool = False, seed: int = 0,
+    def __init__(self, resolution: int, batch_size: int = 64, num_workers: int | None = 0, flip: bool = False, seed: int = 0,
                  batch_sizes: dict[int, int] | None = None):
         super().__init__()
         if batch_size < 1 or any(b < 1 for b in (batch_sizes or {}).values()):
             raise ValueError(f"batch sizes must be positive, got {batch_size} and {batch_sizes}")
         self.resolutions = pyramid_resolutions(resolution)
-        self.resolution, self.batch_size, self.num_workers, self.flip, self.seed = (
-            resolution, batch_size, num_workers, flip, seed)
+        self.resolution, self.batch_size, self.flip, self.seed = resolution, batch_size, flip, seed
+        self.num_workers = default_workers() if num_workers is None else num_workers
         self.batch_sizes = {int(k): int(v) for k, v in (batch_sizes or {}).items()}
         self.current_resolution, self.current_alpha = resolution, 1.0
         self._schedule: Schedule | None = None
@@ -189,9 +213,9 @@ class GANDataModule(pl.LightningDataModule):
             seed=self.seed,
             flip=self.flip,
         )
-        return DataLoader(PyramidBatches(self.levels, self.labels), batch_size=None, sampler=stream,
-                          num_workers=self.num_workers, pin_memory=torch.cuda.is_available(),
-                          persistent_workers=self.num_workers > 0)
+        return StreamLoader(PyramidBatches(self.levels, self.labels), batch_size=None, sampler=stream,
+                            num_workers=self.num_workers, pin_memory=torch.cuda.is_available(),
+                            persistent_workers=self.num_workers > 0)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int = 0):
         """(uint8 images, labels, alpha) -> (float images in [-1, 1], faded in by alpha, labels)."""

@@ -39,8 +39,9 @@ class BatchStream(DistributedSampler):
         super().__init__(range(num_items), num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed,
                          drop_last=True)
         if self.num_samples < base_batch_size:
-            raise ValueError(f"{num_items} images cannot fill one batch of {base_batch_size} on each of "
-                             f"{num_replicas} ranks")
+            ranks = f" on each of {num_replicas} ranks" if num_replicas > 1 else ""
+            fix = f"set data.batch_size to at most {self.num_samples}" if self.num_samples else "use fewer ranks"
+            raise ValueError(f"{num_items} images cannot fill one batch of {base_batch_size}{ranks}; {fix}")
         self.schedule, self.position, self.flip = schedule, position, flip
         self.batches_per_epoch = self.num_samples // base_batch_size
         self._epoch_cache: tuple[int, np.ndarray] | None = None

@@ -2,6 +2,7 @@
 import os
 from pathlib import Path
 
+from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import Dataset
 
 from datamodules.base import GANDataModule
@@ -46,7 +47,7 @@ class CachedDataModule(GANDataModule):
     name = "images"
     layout = "<root>/**/<image>.jpg"
 
-    def __init__(self, root: str, resolution: int = 64, batch_size: int = 64, num_workers: int = 4, flip: bool = False,
+    def __init__(self, root: str, resolution: int = 64, batch_size: int = 64, num_workers: int | None = None, flip: bool = False,
                  seed: int = 0, batch_sizes: dict[int, int] | None = None, cache_dir: str | None = None):
         super().__init__(resolution, batch_size, num_workers, flip, seed, batch_sizes)
         self.root = Path(root).expanduser()
@@ -111,6 +112,8 @@ class CachedDataModule(GANDataModule):
         if not is_complete(folder) and not distributed:
             self.prepare_data()  # used outside a Trainer, or prepare_data was skipped
         self.cache = wait_for_cache(folder)
+        if self.cache.describe_skipped():  # said at every run, not only when the cache is built
+            rank_zero_info(f"{self.name} ({self.root}): {len(self.cache)} images; {self.cache.describe_skipped()}")
         self.classes = self.cache.classes
         self.num_classes = len(self.classes)
         return self.cache, self.cache.labels

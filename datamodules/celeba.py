@@ -35,7 +35,7 @@ class CelebADataModule(CachedDataModule):
         return 2 if init_args.get("attribute") else 0
 
     def __init__(self, root: str, resolution: int = 64, split: str = "all", crop: str = "center",
-                 attribute: str | None = None, batch_size: int = 64, num_workers: int = 4, flip: bool = True,
+                 attribute: str | None = None, batch_size: int = 64, num_workers: int | None = None, flip: bool = True,
                  seed: int = 0, batch_sizes: dict[int, int] | None = None, cache_dir: str | None = None):
         super().__init__(root, resolution, batch_size, num_workers, flip, seed, batch_sizes, cache_dir)
         if split not in ("all", *SPLITS):

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -66,6 +65,11 @@ class ImageCache:
 
     def __getitem__(self, resolution: int) -> np.memmap:
         return self.levels[resolution]
+
+    def describe_skipped(self) -> str | None:
+        """"skipped N unreadable files, listed in <folder>/skipped.txt", or None when every file was read."""
+        count = self.meta.get("skipped", 0)
+        return f"skipped {count} unreadable files, listed in {self.folder / 'skipped.txt'}" if count else None
 
     def identifiers(self) -> list[str]:
         """The source path or record key of each cached image."""
@@ -127,8 +131,6 @@ def build_image_cache(decoder: Dataset, folder: Path, resolution: int, classes: 
     finally:
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)
-    if skipped:
-        rank_zero_info(f"{source}: skipped {len(skipped)} unreadable files, listed in {folder / 'skipped.txt'}")
     return ImageCache(folder)
 
 

@@ -22,7 +22,7 @@ class ImageFolderDataModule(CachedDataModule):
     name = "folder"
 
     def __init__(self, root: str, resolution: int = 64, labelled: bool = False, classes: list[str] | None = None,
-                 batch_size: int = 64, num_workers: int = 4, flip: bool = False, seed: int = 0,
+                 batch_size: int = 64, num_workers: int | None = None, flip: bool = False, seed: int = 0,
                  batch_sizes: dict[int, int] | None = None, cache_dir: str | None = None):
         super().__init__(root, resolution, batch_size, num_workers, flip, seed, batch_sizes, cache_dir)
         if classes is not None and not labelled:
@@ -84,7 +84,7 @@ class ImageNetDataModule(ImageFolderDataModule):
         return counted if counted is not None else 1000  # the full ImageNet, when the folder is not here
 
     def __init__(self, root: str, resolution: int = 128, classes: list[str] | None = None, batch_size: int = 64,
-                 num_workers: int = 8, flip: bool = False, seed: int = 0, batch_sizes: dict[int, int] | None = None,
+                 num_workers: int | None = None, flip: bool = False, seed: int = 0, batch_sizes: dict[int, int] | None = None,
                  cache_dir: str | None = None, val_root: str | None = None):
         super().__init__(root, resolution, True, classes, batch_size, num_workers, flip, seed, batch_sizes, cache_dir)
         self.layout = "<root>/<wnid>/<image>.JPEG, e.g. ILSVRC2012/train/n01440764/n01440764_10026.JPEG"
@@ -109,7 +109,7 @@ class CelebAHQDataModule(ImageFolderDataModule):
     def declared_classes(cls, **init_args) -> int | None:
         return 0
 
-    def __init__(self, root: str, resolution: int = 1024, batch_size: int = 16, num_workers: int = 8,
+    def __init__(self, root: str, resolution: int = 1024, batch_size: int = 16, num_workers: int | None = None,
                  flip: bool = True, seed: int = 0, batch_sizes: dict[int, int] | None = None,
                  cache_dir: str | None = None):
         if resolution > 1024:

@@ -51,7 +51,7 @@ class LSUNDataModule(CachedDataModule):
         return len(categories) if len(categories) > 1 else 0  # one category: nothing to condition on
 
     def __init__(self, root: str, categories: list[str] | None = None, resolution: int = 256,
-                 max_images: int | None = None, batch_size: int = 64, num_workers: int = 4, flip: bool = False,
+                 max_images: int | None = None, batch_size: int = 64, num_workers: int | None = None, flip: bool = False,
                  seed: int = 0, batch_sizes: dict[int, int] | None = None, cache_dir: str | None = None):
         super().__init__(root, resolution, batch_size, num_workers, flip, seed, batch_sizes, cache_dir)
         self.categories = list(categories or ["bedroom"])

@@ -5,7 +5,8 @@ and `convert` (released weights to a lit-gans checkpoint, `lit_gans.convert`).
     lit-gans fit --config configs/sagan/celeba64.yaml
     lit-gans fit --data datamodules.ImageFolderDataModule --data.root my_images --data.resolution 32
     lit-gans fit --trainer.devices 2               # DDP, with the strategy GAN training needs
-    lit-gans sample --ckpt_path runs/.../last.ckpt --num 100 --classes "[3, 7]" --out samples
+    lit-gans fit --ckpt_path last                  # continue the newest run (e.g. after a preemption)
+    lit-gans sample --ckpt_path last --num 100 --classes "[3, 7]" --out samples
     lit-gans describe --config configs/sagan/imagenet128.yaml
     lit-gans evaluate --config configs/sagan/digits.yaml --ckpt_path runs/.../last.ckpt --num_samples 10000
     lit-gans convert --source pytorch-pretrained-biggan --weights biggan-deep-128/pytorch_model.bin --out deep128.ckpt
@@ -15,7 +16,12 @@ With no --config, the recipe `configs/sagan/digits.yaml` applies (the file itsel
 without a model (callbacks, trainer settings, data) builds on the default.
 The model's resolution and number of classes follow the data unless they are given explicitly (on the command
 line or in a --config file); an explicit value that does not fit the data is refused with a clear message.
-Errors in the input end with the message and exit status 1; LIT_GANS_DEBUG=1 shows the traceback.
+
+A run's files go to <default_root_dir or runs>/lit-gans/<run id>/. `--ckpt_path` takes a checkpoint file, a run
+folder (its checkpoints/last.ckpt), `last` (the newest run's last checkpoint, `lit_gans.resume`) or Lightning's
+`hpc`; `fit` with any of them continues the run in its own folder and W&B run.
+Errors in the input end with the message and exit status 1; LIT_GANS_DEBUG=1 shows the traceback, and the
+dependencies' notices that the command line hides (`lit_gans.debug`).
 """
 import os
 import sys
@@ -28,11 +34,13 @@ from pytorch_lightning.utilities import rank_zero_warn
 
 import configs
 from callbacks.run_dir import run_dir
+from lit_gans import resume
 from lit_gans.commands import GANTrainer
 from lit_gans.cpu_bf16 import cpu_precision
+from lit_gans.debug import debugging, hide_dependency_noise
 from lit_gans.gan import GAN
 from lit_gans.strategy import GAN_DDP, wants_several_processes
-from lit_gans.wandb_logger import WandbLogger
+from lit_gans.wandb_logger import PROJECT, SAVE_DIR, WandbLogger
 
 
 class SaveRunConfig(SaveConfigCallback):
@@ -65,11 +73,21 @@ class GANCLI(LightningCLI):
         }
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        """Lightning's, then the run's folder and the checkpoint --ckpt_path names (before Lightning reads the
+        checkpoint's hyperparameters)."""
         super().parse_arguments(parser, args)
         argv = sys.argv[1:] if args is None else args
         self.explicit_model_args = explicit_model_args(argv)
         self.explicit_precision = not isinstance(argv, dict) and any(
             str(a).split("=", 1)[0] == "--trainer.precision" for a in argv)
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else self.config
+        place_runs(config.trainer)
+        if subcommand and config.get("ckpt_path"):
+            given = str(config.ckpt_path)
+            config.ckpt_path = resume.resolve(given, checkpoint_patterns(config.trainer, subcommand))
+            if subcommand == "fit" and given != "last" and Path(given).expanduser().is_dir():
+                continue_in(config.trainer, Path(config.ckpt_path))
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
@@ -114,11 +132,66 @@ class GANCLI(LightningCLI):
     def before_fit(self) -> None:
         """`fit --ckpt_path` (or a requeued SLURM job, which Lightning resumes from its requeue checkpoint) continues
         the checkpoint's W&B run rather than opening a new one."""
-        ckpt_path = self.config[self.subcommand].get("ckpt_path") or requeue_checkpoint(self.trainer)
+        ckpt_path = self.config[self.subcommand].get("ckpt_path")
+        if ckpt_path in (None, "hpc"):
+            ckpt_path = requeue_checkpoint(self.trainer, under_slurm_only=ckpt_path is None)
         if ckpt_path and Path(ckpt_path).is_file():
             for logger in self.trainer.loggers:
                 if isinstance(logger, WandbLogger):
                     logger.resume_from(ckpt_path)
+
+
+def loggers(trainer) -> list:
+    """The logger configs of a parsed trainer config (Namespaces with class_path and init_args)."""
+    value = trainer.get("logger")
+    return [v for v in (value if isinstance(value, list) else [value]) if hasattr(v, "init_args")]
+
+
+def place_runs(trainer) -> None:
+    """Where a lit-gans W&B logger puts the run: `--trainer.default_root_dir DIR` places it, as it does for
+    Lightning's own default logger, when the logger is left at its default save_dir (runs): DIR/<project>/<run
+    id>/. The save_dir is made absolute, so that a run resumed from another working folder names its checkpoint
+    folder exactly as before, and ModelCheckpoint carries on with its files (last.ckpt, not last-v1.ckpt)."""
+    for logger in loggers(trainer):
+        if logger.class_path == f"{WandbLogger.__module__}.WandbLogger" and logger.init_args.get("save_dir"):
+            if logger.init_args.save_dir == SAVE_DIR and trainer.get("default_root_dir") is not None:
+                logger.init_args.save_dir = trainer.default_root_dir
+            logger.init_args.save_dir = os.path.abspath(os.path.expanduser(logger.init_args.save_dir))
+
+
+def checkpoint_patterns(trainer, subcommand: str) -> list[str]:
+    """Where runs of this trainer config keep their last checkpoints (glob patterns, for `--ckpt_path last`):
+    ModelCheckpoint's own dirpath where one is given; <save_dir>/<project>/*/checkpoints/ of the first logger, or
+    <default_root_dir>/checkpoints/ without one (and for a subcommand other than fit, which needs no logger, also
+    the default runs/lit-gans/*/checkpoints/); under SLURM, fit's requeue checkpoints <default_root_dir>/hpc_ckpt_*,
+    so that `last` is the newer of the two."""
+    from pytorch_lightning.plugins.environments import SLURMEnvironment
+
+    patterns = [resume.in_folder(callback.init_args.dirpath, resume.LAST) for callback in trainer.get("callbacks") or []
+                if callback.class_path.endswith("ModelCheckpoint") and callback.init_args.get("dirpath")]
+    root = Path(trainer.get("default_root_dir") or ".")
+    logger = next(iter(loggers(trainer)), None)
+    save_dir = logger.init_args.get("save_dir") if logger is not None else None
+    if save_dir:
+        name = logger.init_args.get("project") or logger.init_args.get("name") or ""
+        patterns.append(resume.in_folder(Path(save_dir) / name, f"*/checkpoints/{resume.LAST}"))
+    else:
+        patterns.append(resume.in_folder(root / "checkpoints", resume.LAST))
+        if subcommand != "fit":
+            default = Path(trainer.get("default_root_dir") or SAVE_DIR) / PROJECT
+            patterns.append(resume.in_folder(default, f"*/checkpoints/{resume.LAST}"))
+    if subcommand == "fit" and SLURMEnvironment.detect():
+        patterns.append(resume.in_folder(root, "hpc_ckpt_*.ckpt"))
+    return patterns
+
+
+def continue_in(trainer, checkpoint: Path) -> None:
+    """`fit --ckpt_path RUN_DIR`: continue in that run's own folder, <save_dir>/<project>/<run id>/, wherever it
+    lies (the W&B run id comes from the checkpoint, `before_fit`)."""
+    run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    for logger in loggers(trainer)[:1]:
+        if "save_dir" in logger.init_args and "project" in logger.init_args:
+            logger.init_args.save_dir, logger.init_args.project = os.path.abspath(run.parent.parent), run.parent.name
 
 
 def explicit_model_args(args) -> set[str]:
@@ -149,12 +222,13 @@ def declared_classes(data) -> int | None:
     return declare(**vars(data.init_args)) if declare is not None else None
 
 
-def requeue_checkpoint(trainer: Trainer) -> Path | None:
+def requeue_checkpoint(trainer: Trainer, under_slurm_only: bool = True) -> Path | None:
     """The checkpoint a SLURM job saved before it was requeued (`<default_root_dir>/hpc_ckpt_<n>.ckpt`, highest n),
-    which Lightning resumes from when a job runs under SLURM without --ckpt_path; None elsewhere."""
+    which Lightning resumes from when a job runs under SLURM without --ckpt_path (and with --ckpt_path hpc
+    anywhere); None when there is none, or outside SLURM with `under_slurm_only`."""
     from pytorch_lightning.plugins.environments import SLURMEnvironment
 
-    if not SLURMEnvironment.detect():
+    if under_slurm_only and not SLURMEnvironment.detect():
         return None
     saved = sorted(Path(trainer.default_root_dir).glob("hpc_ckpt_*.ckpt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     return saved[-1] if saved else None
@@ -207,7 +281,8 @@ def names_a_recipe(argv) -> bool:
 def console() -> None:
     """The `lit-gans` console script: exit status 0 on success; bad input ends with its message and status 1
     (LIT_GANS_DEBUG=1 re-raises, with the traceback)."""
-    if os.environ.get("LIT_GANS_DEBUG"):
+    hide_dependency_noise()
+    if debugging():
         main()
         return
     try:

@@ -14,7 +14,8 @@ from lit_gans.interpolation import pictures, sheet, to_frames, write_video
 
 
 class GANTrainer(Trainer):
-    """Trainer with the extra subcommands `sample` and `describe`."""
+    """Trainer with the extra subcommands `sample`, `evaluate`, `interpolate` and `describe`. Their --ckpt_path, like
+    fit's, takes a file, a run folder or `last` (resolved by the CLI, `lit_gans.resume`)."""
 
     def sample(
         self,
@@ -216,9 +217,18 @@ class GANTrainer(Trainer):
         print(json.dumps(written))
         return written
 
-    def describe(self, model: GAN, datamodule: LightningDataModule | None = None) -> dict:
-        """Print the model's trainable parameter counts as one JSON object, without training or reading data."""
+    def describe(self, model: GAN, datamodule: LightningDataModule | None = None, ckpt_path: str | None = None) -> dict:
+        """Print the model's trainable parameter counts as one JSON object, without training or reading data.
+
+        Args:
+            ckpt_path: describe the model of this checkpoint (its hyperparameters rebuild it), with its progress
+                (g_steps, kimg).
+        """
+        if ckpt_path is not None:
+            load_weights(model, ckpt_path)
         description = model.describe()
+        if ckpt_path is not None:
+            description.update(checkpoint=str(ckpt_path), g_steps=model.g_steps, kimg=model.images_seen / 1000)
         print(json.dumps(description))
         return description
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from pytorch_lightning.loggers import WandbLogger as LightningWandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 
+PROJECT, SAVE_DIR = "lit-gans", "runs"  # runs go to <save_dir>/<project>/<run id>/ (`callbacks.run_dir`)
+
 
 def wandb_reachable(host: str = "api.wandb.ai", timeout: float = 3.0) -> bool:
     """True if W&B credentials exist and `host` accepts a TCP connection within `timeout` seconds."""
@@ -42,7 +44,7 @@ class WandbLogger(LightningWandbLogger):
     (Lightning's own logger refuses log_model when offline).
     """
 
-    def __init__(self, project: str = "lit-gans", save_dir: str = "runs", offline: bool | None = None,
+    def __init__(self, project: str = PROJECT, save_dir: str = SAVE_DIR, offline: bool | None = None,
                  log_model: bool | str = False, **kwargs):
         Path(save_dir).mkdir(parents=True, exist_ok=True)
         if offline is None:
@@ -54,6 +56,8 @@ class WandbLogger(LightningWandbLogger):
         if offline and log_model:
             kwargs["mode"], offline = "offline", False  # wandb.init(mode="offline") stores the artifacts locally
         super().__init__(project=project, save_dir=save_dir, offline=offline, log_model=log_model, **kwargs)
+        if self._wandb_init.get("anonymous") is None:  # W&B warns about the setting whenever it is passed at all
+            self._wandb_init.pop("anonymous", None)
 
     def resume_from(self, ckpt_path: str | Path) -> str | None:
         """Continue the W&B run recorded in a checkpoint (by `callbacks.WandbRunId`) instead of starting a new one.

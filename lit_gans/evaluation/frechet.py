@@ -1,4 +1,6 @@
 """Frechet distance between two Gaussians (Heusel et al. 2017), the formula behind FID."""
+import warnings
+
 import numpy as np
 import scipy.linalg
 import torch
@@ -12,7 +14,9 @@ def gaussian_stats(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))."""
-    covmean, _ = scipy.linalg.sqrtm(sigma1 @ sigma2, disp=False)
+    with warnings.catch_warnings():  # a singular product (fewer samples than features) still has a square root;
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)  # a failed one is non-finite, handled below
+        covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():
         offset = np.eye(len(mu1)) * 1e-6
         covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))

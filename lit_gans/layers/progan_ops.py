@@ -47,6 +47,14 @@ def minibatch_stddev(x: torch.Tensor, group_size: int = 4, eps: float = 1e-8, st
     return torch.cat([x, stat[:, None, None, None].expand(n, 1, h, w).to(x.dtype)], dim=1)
 
 
+def mbstd_batch_multiple(group_size: int, style: str = "official", labelled: bool = False) -> int:
+    """The batch sizes a minibatch stddev layer groups as in training: above this many images, a multiple of it.
+    1 (any size) without the layer, or for class groups with labels; else the group size (a "gan-zoo" layer
+    accepts any size, but one that is not a multiple becomes a single group). `lit_gans.discriminate` splits a
+    forward of any number of images accordingly."""
+    return 1 if group_size <= 0 or (style == "class" and labelled) else group_size
+
+
 def class_stddev(x: torch.Tensor, labels: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """(N,): for each sample, sqrt(var + eps) over the samples of its class, per feature and pixel, averaged; in
     float32 (also under autocast). Under DDP the classmates are those on the same device, as for every batch

@@ -28,7 +28,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lit_gans.layers import DBlock, GBlock, SelfAttention, apply_spectral_norm, init_weights, minibatch_stddev
+from lit_gans.layers import (DBlock, GBlock, SelfAttention, apply_spectral_norm, init_weights, mbstd_batch_multiple,
+                             minibatch_stddev)
 
 G_CHANNELS = {
     16: ((4, 4), (4, 4)),
@@ -96,7 +97,7 @@ class BigGANGenerator(nn.Module):
         init: str = "ortho",
     ):
         super().__init__()
-        check_resolution(resolution)
+        check_resolution(resolution, name=type(self).__name__.removesuffix("Generator"))
         ins, outs = G_CHANNELS[resolution]
         conditional = num_classes > 0
         if conditional and hier and not shared_dim:
@@ -156,10 +157,11 @@ class BigGANDiscriminator(nn.Module):
         mbstd_style: str = "official",
     ):
         super().__init__()
-        check_resolution(resolution)
+        check_resolution(resolution, name=type(self).__name__.removesuffix("Discriminator"))
         ins, outs, downs = D_CHANNELS[resolution]
         self.num_classes, self.mbstd_group_size, self.mbstd_style = num_classes, mbstd_group_size, mbstd_style
         self.batch_dependent = mbstd_group_size > 0  # reals and fakes then go through D in separate forwards
+        self.batch_multiple = mbstd_batch_multiple(mbstd_group_size, mbstd_style, labelled=num_classes > 0)
         sizes = [resolution // 2 ** sum(downs[: i + 1]) for i in range(len(ins))]
         attn_index = attention_index(sizes, attn_res)
         self.blocks = nn.ModuleList()

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lit_gans.layers import EqualizedConv2d, EqualizedLinear, minibatch_stddev, pixel_norm
+from lit_gans.layers import EqualizedConv2d, EqualizedLinear, mbstd_batch_multiple, minibatch_stddev, pixel_norm
 from lit_gans.parameters import count_parameters
 
 
@@ -128,6 +128,7 @@ class ProGANDiscriminator(Staged):
                  mbstd_group_size: int = 4, mbstd_style: str = "official"):
         super().__init__(resolution)
         self.num_classes, self.mbstd_group_size, self.mbstd_style = num_classes, mbstd_group_size, mbstd_style
+        self.batch_multiple = mbstd_batch_multiple(mbstd_group_size, mbstd_style)  # the statistic sees no labels
         ch = {r: progan_channels(r, fmap_base, fmap_max) for r in self.resolutions}
         self.from_rgb = nn.ModuleDict({str(r): EqualizedConv2d(3, ch[r], 1) for r in self.resolutions})
         self.blocks = nn.ModuleDict({
