@@ -37,4 +37,6 @@ def hide_dependency_noise() -> None:
         warnings.filterwarnings("ignore", message=message)
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
                  "lightning_utilities.core.rank_zero"):
-        logging.getLogger(name).addFilter(_DropNotices())
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropNotices) for f in logger.filters):
+            logger.addFilter(_DropNotices())
