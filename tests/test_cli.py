@@ -320,3 +320,51 @@ def test_augmentation_and_regularisers_compose_from_yaml(tmp_path):
     assert {"augment/p", "loss/lecam", "loss/bcr"} <= set(metrics)
     checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
     assert checkpoint["state_dict"]["objective.augment.p"] == objective.augment.p
+
+
+@pytest.mark.timeout(600)
+def test_a_default_run_on_a_fresh_machine_prints_no_warning(tmp_path):
+    """`lit-gans fit` as a new user runs it (no W&B credentials: offline), stopped after two generator steps so that
+    every end-of-run monitor runs. Only a warning the user can act on may show: on a CPU without bf16 units, that
+    the recipe's bf16 trains in 32-true."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "LIT_GANS_", "PYTHONWARNINGS"))}
+    env.update(HOME=str(tmp_path), LIT_GANS_CACHE=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-m", "lit_gans", "fit", "--trainer.max_steps", "4"], capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path, env=env)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "logging offline" in output and (tmp_path / "runs" / "wandb").is_dir()
+    warned = [line for line in output.splitlines() if re.search("warn|deprecat|💡", line, re.IGNORECASE)
+              and "no bf16 units" not in line]
+    assert warned == []
+
+
+def test_the_notices_hidden_from_users_come_back_in_debug_mode(monkeypatch, caplog):
+    import logging
+    import warnings
+
+    from lit_gans.debug import hide_dependency_noise
+    from pytorch_lightning.utilities import rank_zero_info
+
+    def shown() -> list[str]:
+        caplog.clear()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            hide_dependency_noise()
+            warnings.warn("an API of a dependency is deprecated", DeprecationWarning)
+            warnings.warn("Precision bf16-mixed is not supported by the model summary. Using 32 bits instead.")
+            warnings.warn("lower the learning rate")  # asks the user to do something: always kept
+            rank_zero_info("💡 Tip: install something else")
+        for logger in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
+                       "lightning_utilities.core.rank_zero"):
+            logging.getLogger(logger).filters.clear()
+        return [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
+
+    with caplog.at_level(logging.INFO):
+        assert shown() == ["lower the learning rate"]
+        monkeypatch.setenv("LIT_GANS_DEBUG", "1")
+        assert len(shown()) == 4

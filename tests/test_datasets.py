@@ -118,6 +118,26 @@ def test_image_folder_cache_skips_bad_files_and_converts_modes(image_folder, tmp
     assert np.array_equal(cache[16][sixteen], expected.transpose(2, 0, 1))
 
 
+def test_skipped_files_are_reported_at_every_run_not_only_when_the_cache_is_built(image_folder, tmp_path, caplog):
+    import logging
+
+    for _ in range(2):  # builds the cache, then reads it
+        dm = ImageNetDataModule(str(image_folder), resolution=16, num_workers=0, cache_dir=str(tmp_path / "c"))
+        with caplog.at_level(logging.INFO):
+            caplog.clear()
+            dm.setup("fit")
+        assert [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()] == [
+            f"imagenet ({image_folder}): 14 images; skipped 3 unreadable files, listed in {dm.cache.folder}/skipped.txt"]
+
+
+def test_workers_default_to_at_most_four_of_the_cores_this_process_may_use(image_folder, monkeypatch):
+    for cores, expected in (({0}, 1), ({0, 1}, 2), (set(range(64)), 4)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cores=cores: cores)
+        assert ImageFolderDataModule(str(image_folder)).num_workers == expected
+        assert CelebADataModule(str(image_folder)).num_workers == expected
+    assert ImageFolderDataModule(str(image_folder), num_workers=7).num_workers == 7
+
+
 def test_cache_is_reused_rebuilt_on_change_and_never_left_half_written(image_folder, tmp_path):
     kwargs = dict(root=str(image_folder), resolution=8, labelled=True, num_workers=0, cache_dir=str(tmp_path / "c"))
     dm = ImageFolderDataModule(**kwargs)
