@@ -9,8 +9,16 @@ import torch
 
 from lit_gans.debug import debugging
 
-# Errors that mean the run itself is broken, wherever they surface: they end the run even from a monitor.
+# Errors that mean the run itself is broken, wherever they surface: they end the run even from a monitor. A failed
+# CPU allocation is a RuntimeError ("DefaultCPUAllocator: can't allocate memory"), recognised by its message.
 FATAL = (torch.cuda.OutOfMemoryError, MemoryError)
+OUT_OF_MEMORY = ("can't allocate memory", "out of memory")
+
+
+def fatal(error: Exception) -> bool:
+    """Whether `error` means the run itself is broken: out of memory, on the GPU or the CPU."""
+    return isinstance(error, FATAL) or isinstance(error, RuntimeError) and any(
+        text in str(error) for text in OUT_OF_MEMORY)
 
 # The Callback hooks a monitor's errors are caught in (every hook but the state-dict pair, whose return value a
 # checkpoint needs).
@@ -28,7 +36,7 @@ class Monitor(pl.Callback):
     Every hook a subclass defines (`HOOKS`) is guarded: an exception raised inside it does not end the run. It is
     reported once, as a `MonitorWarning` naming the callback, the hook, the error and where it was raised, and the
     callback is switched off for the rest of the run (its hooks do nothing). Training, checkpoints and the exit
-    status are unaffected. Out-of-memory errors (`FATAL`) still end the run, as do errors raised by the training
+    status are unaffected. Out-of-memory errors (`fatal`) still end the run, as do errors raised by the training
     step itself (non-finite losses, data errors), which no monitor catches.
 
     `strict = True` on an instance, or LIT_GANS_DEBUG=1 in the environment, lets every error end the run again
@@ -60,13 +68,12 @@ def guarded(hook):
             return None
         try:
             return hook(self, trainer, *args, **kwargs)
-        except FATAL:
-            raise
         except Exception as error:
-            if self.strict or debugging():
+            if self.strict or debugging() or fatal(error):
                 raise
             self.failure = report(self, hook.__name__, error, trainer)
-            warnings.warn(self.failure, MonitorWarning, stacklevel=2)
+            code = hook.__code__  # the warning points at the hook, not at Lightning's caller
+            warnings.warn_explicit(self.failure, MonitorWarning, code.co_filename, code.co_firstlineno, hook.__module__)
             return None
 
     run.__guarded__ = True

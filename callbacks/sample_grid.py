@@ -27,6 +27,12 @@ class SampleGrid(Monitor):
         self.last_step = -1
         self.last_path = None
 
+    def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
+        """Check `classes` against the model before training, not at the first grid."""
+        wrong = [c for c in self.classes or [] if pl_module.num_classes and not 0 <= c < pl_module.num_classes]
+        if wrong:
+            raise ValueError(f"classes {wrong} are not classes of this model (0 to {pl_module.num_classes - 1})")
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         step = pl_module.g_steps
         if step != self.last_step and step % self.every_n_g_steps == 0 and step > 0:

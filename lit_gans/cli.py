@@ -33,6 +33,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveCon
 from pytorch_lightning.utilities import rank_zero_warn
 
 import configs
+from callbacks.monitor import Monitor
 from callbacks.run_dir import run_dir
 from lit_gans import resume
 from lit_gans.commands import GANTrainer
@@ -40,7 +41,7 @@ from lit_gans.cpu_bf16 import cpu_precision
 from lit_gans.debug import debugging, hide_dependency_noise
 from lit_gans.gan import GAN
 from lit_gans.strategy import GAN_DDP, wants_several_processes
-from lit_gans.wandb_logger import PROJECT, SAVE_DIR, WandbLogger
+from lit_gans.wandb_logger import PROJECT, SAVE_DIR, WandbLogger, recorded_run_id
 
 
 class SaveRunConfig(SaveConfigCallback):
@@ -86,8 +87,26 @@ class GANCLI(LightningCLI):
         if subcommand and config.get("ckpt_path"):
             given = str(config.ckpt_path)
             config.ckpt_path = resume.resolve(given, checkpoint_patterns(config.trainer, subcommand))
-            if subcommand == "fit" and given != "last" and Path(given).expanduser().is_dir():
+            if subcommand == "fit" and Path(config.ckpt_path).is_file():
+                self.keep_the_run_settings(config, given)
                 continue_in(config.trainer, Path(config.ckpt_path))
+
+    def keep_the_run_settings(self, config, given: str) -> None:
+        """A resumed run keeps the model settings its checkpoint holds (Lightning rebuilds the model from them). An
+        option given with another value is refused for `--ckpt_path last`, which may have found another
+        experiment's run, and ignored with a warning for a checkpoint or run the user named."""
+        init_args = config.model.get("init_args") or {}
+        options = {name: init_args[name] for name in self.explicit_model_args if name in init_args}
+        saved = resume.saved_state(config.ckpt_path).get("hyper_parameters") or {}
+        differing = resume.ignored_settings(options, saved)
+        if not differing:
+            return
+        listed = ", ".join(f"{name} {old!r} (this command: {new!r})" for name, (old, new) in differing.items())
+        if given == "last":
+            raise ValueError(f"--ckpt_path last found {config.ckpt_path}, a run with other model settings than this "
+                             f"command gives: {listed}. A resumed run keeps its own settings: drop these options to "
+                             "resume it, or give each experiment its own --trainer.default_root_dir")
+        rank_zero_warn(f"{config.ckpt_path} resumes with its own model settings, so these options are ignored: {listed}")
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
@@ -140,6 +159,13 @@ class GANCLI(LightningCLI):
                 if isinstance(logger, WandbLogger):
                     logger.resume_from(ckpt_path)
 
+    def after_fit(self) -> None:
+        """Name once more, at the end, the monitors an error switched off (their warnings may be far above)."""
+        off = [callback for callback in self.trainer.callbacks if isinstance(callback, Monitor) and callback.failure]
+        if off:
+            names = ", ".join(type(callback).__name__ for callback in off)
+            rank_zero_warn(f"switched off during this run by an error (see its warning above): {names}")
+
 
 def loggers(trainer) -> list:
     """The logger configs of a parsed trainer config (Namespaces with class_path and init_args)."""
@@ -167,9 +193,10 @@ def checkpoint_patterns(trainer, subcommand: str) -> list[str]:
     so that `last` is the newer of the two."""
     from pytorch_lightning.plugins.environments import SLURMEnvironment
 
-    patterns = [resume.in_folder(callback.init_args.dirpath, resume.LAST) for callback in trainer.get("callbacks") or []
+    patterns = [resume.in_folder(Path(callback.init_args.dirpath).expanduser(), resume.LAST)
+                for callback in trainer.get("callbacks") or []
                 if callback.class_path.endswith("ModelCheckpoint") and callback.init_args.get("dirpath")]
-    root = Path(trainer.get("default_root_dir") or ".")
+    root = Path(trainer.get("default_root_dir") or ".").expanduser()
     logger = next(iter(loggers(trainer)), None)
     save_dir = logger.init_args.get("save_dir") if logger is not None else None
     if save_dir:
@@ -178,7 +205,7 @@ def checkpoint_patterns(trainer, subcommand: str) -> list[str]:
     else:
         patterns.append(resume.in_folder(root / "checkpoints", resume.LAST))
         if subcommand != "fit":
-            default = Path(trainer.get("default_root_dir") or SAVE_DIR) / PROJECT
+            default = Path(trainer.get("default_root_dir") or SAVE_DIR).expanduser() / PROJECT
             patterns.append(resume.in_folder(default, f"*/checkpoints/{resume.LAST}"))
     if subcommand == "fit" and SLURMEnvironment.detect():
         patterns.append(resume.in_folder(root, "hpc_ckpt_*.ckpt"))
@@ -186,9 +213,12 @@ def checkpoint_patterns(trainer, subcommand: str) -> list[str]:
 
 
 def continue_in(trainer, checkpoint: Path) -> None:
-    """`fit --ckpt_path RUN_DIR`: continue in that run's own folder, <save_dir>/<project>/<run id>/, wherever it
-    lies (the W&B run id comes from the checkpoint, `before_fit`)."""
-    run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    """`fit` from a checkpoint of a run folder, <save_dir>/<project>/<run id>/checkpoints/ (`--ckpt_path last`, a run
+    folder, or a file in one): continue in that folder wherever it lies, so the logger's save_dir and project follow
+    it (the W&B run id is the checkpoint's, `before_fit`). Other checkpoints leave the logger as configured."""
+    run = checkpoint.parent.parent
+    if checkpoint.parent.name != "checkpoints" or recorded_run_id(checkpoint) != run.name:
+        return
     for logger in loggers(trainer)[:1]:
         if "save_dir" in logger.init_args and "project" in logger.init_args:
             logger.init_args.save_dir, logger.init_args.project = os.path.abspath(run.parent.parent), run.parent.name

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+import torch
+
 LAST = "last*.ckpt"  # ModelCheckpoint's save_last files
 
 
@@ -31,6 +33,18 @@ def last_checkpoint(patterns: list[str]) -> Path:
     return found
 
 
+def saved_state(path: str | Path) -> dict:
+    """The checkpoint at `path`, its tensors memory-mapped (not read); ValueError naming the file when it is not a
+    readable checkpoint (truncated by a crash during its save, or a foreign file)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as error:
+        reason = (str(error).strip().splitlines() or [""])[0]
+        raise ValueError(f"checkpoint {path} cannot be read ({type(error).__name__}: {reason}); it may have been "
+                         "truncated by a crash during its save, or not be a checkpoint: move it away to resume from "
+                         "an earlier one") from error
+
+
 def run_folder_checkpoint(folder: str | Path) -> Path:
     """The newest last*.ckpt of a run folder (<folder>/checkpoints/) or of a checkpoints folder itself."""
     folder = Path(folder)
@@ -43,14 +57,32 @@ def run_folder_checkpoint(folder: str | Path) -> Path:
 
 def resolve(value: str, patterns: list[str]) -> str:
     """`--ckpt_path` as a file: "last" -> `last_checkpoint(patterns)`; a folder -> `run_folder_checkpoint`;
-    "hpc", URLs and files as given. A local path that does not exist is refused here, before anything runs."""
-    if value == "last":
-        return str(last_checkpoint(patterns))
+    "hpc", URLs and files as given. A local file that does not exist or cannot be read as a checkpoint is refused
+    here, before anything runs."""
     if value == "hpc" or "://" in value:
         return value
     path = Path(value).expanduser()
-    if path.is_dir():
-        return str(run_folder_checkpoint(path))
-    if not path.is_file():
+    if value == "last":
+        path = last_checkpoint(patterns)
+    elif path.is_dir():
+        path = run_folder_checkpoint(path)
+    elif not path.is_file():
         raise FileNotFoundError(f"checkpoint {value} does not exist")
+    saved_state(path)
     return str(path)
+
+
+def ignored_settings(given: dict, saved: dict) -> dict:
+    """{name: (saved value, given value)} for the settings in `given` that a checkpoint's hyperparameters `saved`
+    hold with another value: a resumed run keeps its own. Plain values and lists of them are compared; objects
+    (regularisers, augmentations) are not."""
+
+    def plain(value) -> bool:
+        return value is None or isinstance(value, (bool, int, float, str)) or (
+            isinstance(value, (list, tuple)) and all(plain(v) for v in value))
+
+    def as_list(value):
+        return [as_list(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+    return {name: (saved[name], value) for name, value in given.items()
+            if name in saved and plain(value) and plain(saved[name]) and as_list(value) != as_list(saved[name])}

@@ -248,6 +248,7 @@ def test_the_example_sbatch_command_parses(capsys, monkeypatch):
     variables = {"$SLURM_CPUS_PER_TASK": "8", "$SLURM_NNODES": "2", "$SLURM_NTASKS_PER_NODE": "8", "$RUN_DIR": "runs/x"}
     for name, value in variables.items():
         line = line.replace(f'"{name}"', value)
+    line = line.replace("${SLURM_RESTART_COUNT:+--ckpt_path last}", "")  # the first submission
     args = [a for a in line.replace("\\\n", " ").split()[3:]]
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", *args, "--print_config"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from callbacks import ImageMetrics, StopAt
+from callbacks import ImageMetrics, MonitorWarning, StopAt
 from conftest import digits, make_trainer
 from lit_gans import SAGAN
 from lit_gans.evaluation.frechet import frechet_distance, gaussian_stats
@@ -103,6 +103,10 @@ def test_inception_score_is_refused_without_the_classifier_head(tiny_sagan_kwarg
     weights = tmp_path / "features-only.pth"
     weights.write_bytes(b"x")
     monkeypatch.setattr(inception, "inception_weights", lambda path=None: (weights, False))
-    metrics = ImageMetrics(num_samples=16, kid_subset_size=8, inception_score=True)
+    metrics = ImageMetrics(num_samples=16, kid_subset_size=8, inception_score=True, strict=True)
     with pytest.raises(ValueError, match="inception_score needs Inception weights with the classifier head"):
         metrics.setup(None, SAGAN(**tiny_sagan_kwargs), "fit")
+    observing = ImageMetrics(num_samples=16, kid_subset_size=8, inception_score=True)  # a monitor: reported, off
+    with pytest.warns(MonitorWarning, match="inception_score needs Inception weights with the classifier head"):
+        observing.setup(None, SAGAN(**tiny_sagan_kwargs), "fit")
+    assert observing.failure is not None

@@ -1,5 +1,8 @@
 """Monitors never end a run: an error inside one is reported once and switches it off; D scores any number of
 images in forwards its minibatch standard deviation accepts."""
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
@@ -114,6 +117,8 @@ def test_an_error_in_any_monitor_hook_switches_it_off_and_the_run_finishes(monit
     assert reports[0].startswith(f"{monitor_class.__name__} is switched off for the rest of the run: its {hook} hook "
                                  "raised RuntimeError: injected failure (")
     assert monitor.failure == reports[0]
+    assert [Path(w.filename).name for w in caught if issubclass(w.category, MonitorWarning)] == [
+        Path(sys.modules[monitor_class.__module__].__file__).name]  # shown at the hook, not at Lightning's caller
     assert model.g_steps == 3  # the run went on to its end
     assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["lit_gans"]["g_steps"] == 3
 
@@ -130,12 +135,42 @@ def test_strict_monitors_and_debug_mode_let_the_error_end_the_run(tiny_sagan_kwa
         make_trainer(StopAt(g_steps=2), debugged).fit(SAGAN(**tiny_sagan_kwargs), digits())
 
 
-def test_running_out_of_memory_in_a_monitor_still_ends_the_run(tiny_sagan_kwargs, monkeypatch):
+@pytest.mark.parametrize("error", [
+    torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: can't allocate memory: you tried "
+                 "to allocate 80000000000000 bytes"),  # what torch raises when the host runs out
+    MemoryError()], ids=["cuda", "cpu", "python"])
+def test_running_out_of_memory_in_a_monitor_still_ends_the_run(error, tiny_sagan_kwargs, monkeypatch):
     monitor = SampleGrid(every_n_g_steps=1)
 
     def out_of_memory(*args):
-        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        raise error
 
     monkeypatch.setattr(monitor, "grid", out_of_memory)
-    with pytest.raises(torch.cuda.OutOfMemoryError):
+    with pytest.raises(type(error)):
         make_trainer(StopAt(g_steps=2), monitor).fit(SAGAN(**tiny_sagan_kwargs), digits())
+
+
+def test_the_command_line_finishes_a_run_whose_monitors_fail_and_names_them_at_the_end(tmp_path, monkeypatch, capsys):
+    """Two mistakes a user makes in a config: Inception weights that are not there, and a class the model lacks.
+    Both monitors are switched off before the first step (in setup), the run trains to its end with exit status 0,
+    and the end of the output names them again."""
+    from test_odd_datasets import lit_gans
+
+    status, stderr, raised = lit_gans(
+        monkeypatch, capsys, "fit", "--model.init_args.ch=8", "--model.init_args.z_dim=16", "--trainer.max_steps=4",
+        "--trainer.enable_progress_bar=false", "--trainer.callbacks+=callbacks.ImageMetrics",
+        f"--trainer.callbacks.inception_weights={tmp_path / 'missing.pth'}", "--trainer.callbacks.num_samples=16",
+        "--trainer.callbacks.kid_subset_size=8", "--trainer.callbacks+=callbacks.SampleGrid",
+        "--trainer.callbacks.classes=[3, 99]")
+    assert status == 0, stderr[-3000:]
+    reports = [w for w in raised if w.startswith("MonitorWarning")]
+    assert len(reports) == 2
+    assert reports[0].startswith("MonitorWarning: ImageMetrics is switched off for the rest of the run: its setup "
+                                 "hook raised FileNotFoundError:") and "missing.pth" in reports[0]
+    assert reports[1].startswith("MonitorWarning: SampleGrid is switched off for the rest of the run: its setup hook "
+                                 "raised ValueError: classes [99] are not classes of this model (0 to 9)")
+    assert raised[-1] == ("UserWarning: switched off during this run by an error (see its warning above): "
+                          "ImageMetrics, SampleGrid")
+    saved = torch.load(next((tmp_path / "runs").rglob("last.ckpt")), weights_only=True)
+    assert saved["lit_gans"]["g_steps"] == 2

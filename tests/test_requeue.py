@@ -171,7 +171,7 @@ def test_last_under_slurm_is_the_newer_of_the_requeue_and_the_last_checkpoint(tm
     last, hpc = tmp_path / "ckpt [1]" / "last.ckpt", tmp_path / "job" / "hpc_ckpt_3.ckpt"
     for path, age in ((last, 20), (hpc, 10)):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"")
+        torch.save({"lit_gans": {}}, path)
         os.utime(path, (time.time() - age, time.time() - age))
     assert resolve("last", checkpoint_patterns(trainer, "fit")) == str(last)  # outside SLURM: hpc is Lightning's alone
     monkeypatch.setenv("SLURM_NTASKS", "1")
@@ -180,3 +180,51 @@ def test_last_under_slurm_is_the_newer_of_the_requeue_and_the_last_checkpoint(tm
     os.utime(last)
     assert resolve("last", checkpoint_patterns(trainer, "fit")) == str(last)
     assert resolve("hpc", checkpoint_patterns(trainer, "fit")) == "hpc"  # Lightning's own, untouched
+
+
+def test_last_refuses_a_run_with_other_model_settings_and_a_named_run_keeps_its_own(tmp_path, monkeypatch, capsys):
+    short_fit("--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.save_last=true")
+    run = next((tmp_path / "runs" / "lit-gans").iterdir())
+    checkpoint = run / "checkpoints" / "last.ckpt"
+    other = [*TINY, "--model.init_args.ch=4", "--model.init_args.lr_g=0.0002", "--trainer.max_steps=8"]
+    status, stderr, _ = lit_gans(monkeypatch, capsys, "fit", "--ckpt_path", "last", *other)
+    assert status == 1  # `last` may have found another experiment's run: nothing trains
+    assert stderr.startswith(f"lit-gans: error: --ckpt_path last found {checkpoint}, a run with other model settings "
+                             "than this command gives: ")
+    assert "ch 8 (this command: 4)" in stderr and "lr_g 0.0008 (this command: 0.0002)" in stderr
+    assert torch.load(checkpoint, weights_only=True)["lit_gans"]["g_steps"] == 2
+
+    status, stderr, raised = lit_gans(monkeypatch, capsys, "fit", "--ckpt_path", str(run), *other,
+                                      "--trainer.callbacks=[]", "--trainer.callbacks+=ModelCheckpoint",
+                                      "--trainer.callbacks.save_last=true")
+    assert status == 0, stderr[-3000:]  # the run the user named continues, with its own settings
+    assert [w for w in raised if "resumes with its own model settings, so these options are ignored" in w]
+    saved = torch.load(checkpoint, weights_only=True)
+    assert saved["lit_gans"]["g_steps"] == 4 and saved["hyper_parameters"]["ch"] == 8
+
+
+def test_an_unreadable_newest_checkpoint_is_named_and_nothing_starts(tmp_path, monkeypatch, capsys):
+    short_fit("--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.save_last=true")
+    good = next((tmp_path / "runs" / "lit-gans").rglob("last.ckpt"))
+    truncated = tmp_path / "runs" / "lit-gans" / "crashed" / "checkpoints" / "last.ckpt"
+    truncated.parent.mkdir(parents=True)
+    truncated.write_bytes(good.read_bytes()[:1000])  # a save cut short by a node failure
+    for command in ("fit", "describe"):
+        status, stderr, _ = lit_gans(monkeypatch, capsys, command, "--ckpt_path", "last", *TINY)
+        assert status == 1
+        assert stderr.startswith(f"lit-gans: error: checkpoint {truncated} cannot be read (")
+        assert "move it away to resume from an earlier one" in stderr
+    truncated.rename(truncated.with_suffix(".broken"))
+    status, stderr, _ = lit_gans(monkeypatch, capsys, "describe", "--ckpt_path", "last", *TINY)
+    assert status == 0, stderr
+
+
+def test_last_expands_a_home_folder_in_default_root_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    short_fit("--trainer.logger=false", "--trainer.default_root_dir=~/runs", "--trainer.callbacks+=ModelCheckpoint",
+              "--trainer.callbacks.save_last=true")
+    written = tmp_path / "home" / "runs" / "checkpoints" / "last.ckpt"
+    assert written.is_file()
+    resumed = main(["fit", *TINY, "--trainer.max_steps=8", "--trainer.logger=false", "--trainer.default_root_dir=~/runs",
+                    "--trainer.callbacks=[]", "--ckpt_path=last"])
+    assert resumed.model.g_steps == 4
