@@ -18,7 +18,9 @@ def tiny_sagan_kwargs():
 @pytest.fixture(autouse=True)
 def _run_in_tmp(tmp_path, monkeypatch):
     """Every test runs in its own folder with its own lit-gans cache and a fixed torch seed, so runs/, samples/,
-    caches and random draws never leak between tests; a W&B run a test leaves open is finished."""
+    caches and random draws never leak between tests; a W&B run a test leaves open is finished, and W&B's
+    process-wide settings are dropped (they keep the mode of the first run, so one disabled run would disable every
+    later offline one)."""
     import torch
 
     torch.manual_seed(0)  # every test sees the same random numbers whatever ran before it
@@ -29,6 +31,7 @@ def _run_in_tmp(tmp_path, monkeypatch):
 
     if wandb.run is not None:
         wandb.finish()
+    wandb.teardown()
 
 
 def make_trainer(*callbacks, **kwargs):
