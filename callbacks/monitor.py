@@ -20,6 +20,7 @@ def fatal(error: Exception) -> bool:
     return isinstance(error, FATAL) or isinstance(error, RuntimeError) and any(
         text in str(error) for text in OUT_OF_MEMORY)
 
+
 # The Callback hooks a monitor's errors are caught in (every hook but the state-dict pair, whose return value a
 # checkpoint needs).
 HOOKS = tuple(name for name, value in vars(pl.Callback).items()

@@ -41,7 +41,7 @@ from lit_gans.cpu_bf16 import cpu_precision
 from lit_gans.debug import debugging, hide_dependency_noise
 from lit_gans.gan import GAN
 from lit_gans.strategy import GAN_DDP, wants_several_processes
-from lit_gans.wandb_logger import PROJECT, SAVE_DIR, WandbLogger, recorded_run_id
+from lit_gans.wandb_logger import PROJECT, SAVE_DIR, WandbLogger
 
 
 class SaveRunConfig(SaveConfigCallback):
@@ -88,16 +88,17 @@ class GANCLI(LightningCLI):
             given = str(config.ckpt_path)
             config.ckpt_path = resume.resolve(given, checkpoint_patterns(config.trainer, subcommand))
             if subcommand == "fit" and Path(config.ckpt_path).is_file():
-                self.keep_the_run_settings(config, given)
-                continue_in(config.trainer, Path(config.ckpt_path))
+                saved = resume.saved_state(config.ckpt_path)
+                self.keep_the_run_settings(config, given, saved.get("hyper_parameters") or {})
+                continue_in(config.trainer, Path(config.ckpt_path), (saved.get("wandb") or {}).get("run_id"))
 
-    def keep_the_run_settings(self, config, given: str) -> None:
-        """A resumed run keeps the model settings its checkpoint holds (Lightning rebuilds the model from them). An
-        option given with another value is refused for `--ckpt_path last`, which may have found another
-        experiment's run, and ignored with a warning for a checkpoint or run the user named."""
+    def keep_the_run_settings(self, config, given: str, saved: dict) -> None:
+        """A resumed run keeps the model settings its checkpoint holds (`saved`, its hyperparameters: Lightning
+        rebuilds the model from them). An option given with another value is refused for `--ckpt_path last`, which
+        may have found another experiment's run, and ignored with a warning for a checkpoint or run the user
+        named."""
         init_args = config.model.get("init_args") or {}
         options = {name: init_args[name] for name in self.explicit_model_args if name in init_args}
-        saved = resume.saved_state(config.ckpt_path).get("hyper_parameters") or {}
         differing = resume.ignored_settings(options, saved)
         if not differing:
             return
@@ -212,12 +213,13 @@ def checkpoint_patterns(trainer, subcommand: str) -> list[str]:
     return patterns
 
 
-def continue_in(trainer, checkpoint: Path) -> None:
+def continue_in(trainer, checkpoint: Path, run_id: str | None) -> None:
     """`fit` from a checkpoint of a run folder, <save_dir>/<project>/<run id>/checkpoints/ (`--ckpt_path last`, a run
-    folder, or a file in one): continue in that folder wherever it lies, so the logger's save_dir and project follow
-    it (the W&B run id is the checkpoint's, `before_fit`). Other checkpoints leave the logger as configured."""
+    folder, or a file in one; `run_id` is the W&B run it records): continue in that folder wherever it lies, so the
+    logger's save_dir and project follow it (the W&B run id is the checkpoint's, `before_fit`). Other checkpoints
+    leave the logger as configured."""
     run = checkpoint.parent.parent
-    if checkpoint.parent.name != "checkpoints" or recorded_run_id(checkpoint) != run.name:
+    if checkpoint.parent.name != "checkpoints" or run_id != run.name:
         return
     for logger in loggers(trainer)[:1]:
         if "save_dir" in logger.init_args and "project" in logger.init_args:

@@ -65,19 +65,13 @@ class WandbLogger(LightningWandbLogger):
         Call before training starts (the CLI does it for `fit --ckpt_path`). Returns the run id, or None when the
         checkpoint records none or this logger already has a run or an explicit id.
         """
+        import torch
+
         if self._experiment is not None or self._wandb_init.get("id") is not None:
             return None
-        run_id = recorded_run_id(ckpt_path)
+        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
+        run_id = checkpoint.get("wandb", {}).get("run_id")
         if run_id:
             self._wandb_init["id"] = self._id = run_id  # WandbLogger opens runs with resume="allow"
             rank_zero_info(f"W&B: resuming run {run_id}")
         return run_id
-
-
-def recorded_run_id(ckpt_path: str | Path) -> str | None:
-    """The W&B run id a checkpoint records (`callbacks.WandbRunId`), or None; its tensors are memory-mapped, not
-    read."""
-    import torch
-
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
-    return (checkpoint.get("wandb") or {}).get("run_id")
