@@ -37,7 +37,8 @@ class DiscriminatorMemorization(Monitor):
         if every_n_g_steps < 1 or num_images < 1 or batch_size < 1:
             raise ValueError(f"every_n_g_steps, num_images and batch_size must be positive, got "
                              f"{every_n_g_steps}, {num_images}, {batch_size}")
-        self.every_n_g_steps, self.num_images, self.batch_size, self.strict = every_n_g_steps, num_images, batch_size, strict
+        self.every_n_g_steps, self.num_images, self.batch_size = every_n_g_steps, num_images, batch_size
+        self.strict = strict
         self.history: list[dict] = []
         self.last_step = -1
         self.held_out = False

@@ -86,8 +86,8 @@ class GANDataModule(pl.LightningDataModule):
 
     num_classes: int = 0
 
-    def __init__(self, resolution: int, batch_size: int = 64, num_workers: int | None = 0, flip: bool = False, seed: int = 0,
-                 batch_sizes: dict[int, int] | None = None):
+    def __init__(self, resolution: int, batch_size: int = 64, num_workers: int | None = 0, flip: bool = False,
+                 seed: int = 0, batch_sizes: dict[int, int] | None = None):
         super().__init__()
         if batch_size < 1 or any(b < 1 for b in (batch_sizes or {}).values()):
             raise ValueError(f"batch sizes must be positive, got {batch_size} and {batch_sizes}")

@@ -47,8 +47,8 @@ class CachedDataModule(GANDataModule):
     name = "images"
     layout = "<root>/**/<image>.jpg"
 
-    def __init__(self, root: str, resolution: int = 64, batch_size: int = 64, num_workers: int | None = None, flip: bool = False,
-                 seed: int = 0, batch_sizes: dict[int, int] | None = None, cache_dir: str | None = None):
+    def __init__(self, root: str, resolution: int = 64, batch_size: int = 64, num_workers: int | None = None,
+                 flip: bool = False, seed: int = 0, batch_sizes: dict[int, int] | None = None, cache_dir: str | None = None):
         super().__init__(resolution, batch_size, num_workers, flip, seed, batch_sizes)
         self.root = Path(root).expanduser()
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
@@ -112,8 +112,9 @@ class CachedDataModule(GANDataModule):
         if not is_complete(folder) and not distributed:
             self.prepare_data()  # used outside a Trainer, or prepare_data was skipped
         self.cache = wait_for_cache(folder)
-        if self.cache.describe_skipped():  # said at every run, not only when the cache is built
-            rank_zero_info(f"{self.name} ({self.root}): {len(self.cache)} images; {self.cache.describe_skipped()}")
+        skipped = self.cache.describe_skipped()
+        if skipped:  # said at every run, not only when the cache is built
+            rank_zero_info(f"{self.name} ({self.root}): {len(self.cache)} images; {skipped}")
         self.classes = self.cache.classes
         self.num_classes = len(self.classes)
         return self.cache, self.cache.labels

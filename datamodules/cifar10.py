@@ -41,8 +41,8 @@ class CIFAR10DataModule(GANDataModule):
 
     num_classes = 10
 
-    def __init__(self, root: str, resolution: int = 32, batch_size: int = 64, num_workers: int | None = None, flip: bool = False,
-                 seed: int = 0, batch_sizes: dict[int, int] | None = None):
+    def __init__(self, root: str, resolution: int = 32, batch_size: int = 64, num_workers: int | None = None,
+                 flip: bool = False, seed: int = 0, batch_sizes: dict[int, int] | None = None):
         if resolution != 32:
             raise ValueError(f"CIFAR-10 images are 32x32; resolution must be 32, got {resolution}")
         super().__init__(resolution, batch_size, num_workers, flip, seed, batch_sizes)

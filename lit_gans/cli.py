@@ -87,8 +87,8 @@ class GANCLI(LightningCLI):
         if subcommand and config.get("ckpt_path"):
             given = str(config.ckpt_path)
             config.ckpt_path = resume.resolve(given, checkpoint_patterns(config.trainer, subcommand))
-            if subcommand == "fit" and Path(config.ckpt_path).is_file():
-                saved = resume.saved_state(config.ckpt_path)
+            saved = resume.saved_state(config.ckpt_path) if Path(config.ckpt_path).is_file() else None
+            if subcommand == "fit" and saved is not None:
                 self.keep_the_run_settings(config, given, saved.get("hyper_parameters") or {})
                 continue_in(config.trainer, Path(config.ckpt_path), (saved.get("wandb") or {}).get("run_id"))
 

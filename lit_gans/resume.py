@@ -57,8 +57,8 @@ def run_folder_checkpoint(folder: str | Path) -> Path:
 
 def resolve(value: str, patterns: list[str]) -> str:
     """`--ckpt_path` as a file: "last" -> `last_checkpoint(patterns)`; a folder -> `run_folder_checkpoint`;
-    "hpc", URLs and files as given. A local file that does not exist or cannot be read as a checkpoint is refused
-    here, before anything runs."""
+    "hpc", URLs and files as given. A local file that does not exist is refused here, before anything runs (read
+    it with `saved_state`, which refuses one that cannot be read)."""
     if value == "hpc" or "://" in value:
         return value
     path = Path(value).expanduser()
@@ -68,7 +68,6 @@ def resolve(value: str, patterns: list[str]) -> str:
         path = run_folder_checkpoint(path)
     elif not path.is_file():
         raise FileNotFoundError(f"checkpoint {value} does not exist")
-    saved_state(path)
     return str(path)
 
 
