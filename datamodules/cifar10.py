@@ -1,33 +1,139 @@
-"""CIFAR-10 in its "python version" layout (cifar-10-batches-py/data_batch_1 ... data_batch_5), 32x32, 10 classes."""
+"""CIFAR-10 in its "python version": the archive cifar-10-python.tar.gz or its extracted folder cifar-10-batches-py
+(data_batch_1 ... data_batch_5, test_batch), 32x32, 10 classes.
+
+The batches are pickles, and a pickle can name any callable to run while it loads. They are read with
+`BatchUnpickler`, which admits only what the format holds (dicts, lists, strings, numbers and uint8 numpy arrays),
+so a tampered batch is refused before anything in it runs. The archive, when given, must also match the official
+checksum.
+"""
+import hashlib
+import io
 import pickle
+import tarfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
 from datamodules.base import GANDataModule
 from datamodules.pyramid import build_pyramid
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
+ARCHIVE = "cifar-10-python.tar.gz"
+ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"  # the official archive (www.cs.toronto.edu/~kriz/cifar.html)
+FOLDER = "cifar-10-batches-py"
+
+
+def _latin1(text: str, encoding: str = "latin1") -> bytes:
+    """`_codecs.encode` as Python 3 pickles bytes at protocol 2, for the one encoding such pickles name."""
+    if encoding.lower().replace("-", "") != "latin1":
+        raise pickle.UnpicklingError(f"bytes encoded as {encoding!r}, not latin1")
+    return text.encode("latin1")
+
+
+def _numpy_globals() -> dict[tuple[str, str], object]:
+    from numpy._core import multiarray, numeric
+
+    return {(module, "_reconstruct"): multiarray._reconstruct
+            for module in ("numpy.core.multiarray", "numpy._core.multiarray")} | {
+        (module, "_frombuffer"): numeric._frombuffer for module in ("numpy.core.numeric", "numpy._core.numeric")} | {
+        ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype, ("_codecs", "encode"): _latin1}
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """Loads a CIFAR batch and nothing else: the only callables a pickle may name are numpy's array and dtype
+    constructors; any other (os.system, builtins.eval, ...) raises UnpicklingError before it is called."""
+
+    ADMITTED = _numpy_globals()
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self.ADMITTED[module, name]
+        except KeyError:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR-10 batch never holds; refused "
+                                         "without running it") from None
+
+
+def read_batch(file, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """One pickled batch (an open binary file) -> images uint8 (N, 3, 32, 32), labels int64 (N,)."""
+    try:
+        batch = BatchUnpickler(file, encoding="latin1").load()
+        data, labels = batch["data"], batch["labels"]
+        if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072):
+            raise ValueError(f"'data' is not a uint8 array of rows of 3072 values")
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.shape != (len(data),) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
+            raise ValueError(f"'labels' is not one class in 0..9 for each of the {len(data)} images")
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise ValueError(f"CIFAR-10 batch {name} is corrupt or not a CIFAR-10 python batch: {error}") from None
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def locate(root: Path) -> Path:
+    """The extracted folder or the archive that `root` names: the folder or archive itself, or a folder holding
+    cifar-10-batches-py/ or cifar-10-python.tar.gz."""
+    if root.is_file() or (root / TRAIN_BATCHES[0]).is_file():
+        return root
+    for candidate in (root / FOLDER, root / ARCHIVE):
+        if candidate.exists():
+            return candidate
+    return root
 
 
 def load_cifar10(root: Path, batches: tuple[str, ...] = TRAIN_BATCHES) -> tuple[torch.Tensor, torch.Tensor]:
-    """The images (N, 3, 32, 32) uint8 and labels (N,) int64 of the pickled batches under root (default: the
-    50,000 training images)."""
-    images, labels = [], []
+    """The images (N, 3, 32, 32) uint8 and labels (N,) int64 of the named batches (default: the 50,000 training
+    images) in `root`: the extracted folder, or the archive (checked against the official MD5 first)."""
+    source = locate(Path(root))
+    if source.is_file():
+        return _stack(read_archive(source, batches))
+    parts = []
     for name in batches:
-        path = root / name
+        path = source / name
         if not path.is_file():
-            raise FileNotFoundError(f"CIFAR-10 batch {path} is missing; expected {root}/data_batch_1 ... data_batch_5 "
-                                    "(the extracted cifar-10-python.tar.gz)")
-        try:
-            with open(path, "rb") as f:
-                batch = pickle.load(f, encoding="latin1")
-            images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            labels.append(np.asarray(batch["labels"], dtype=np.int64))
-        except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as error:
-            raise ValueError(f"CIFAR-10 batch {path} is corrupt or not a CIFAR-10 python batch: {error}") from error
-    return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
+            raise FileNotFoundError(f"CIFAR-10 batch {path} is missing; expected {source}/data_batch_1 ... "
+                                    f"data_batch_5 (the extracted {ARCHIVE}), or the archive itself")
+        with open(path, "rb") as f:
+            parts.append(read_batch(f, str(path)))
+    return _stack(parts)
+
+
+def read_archive(archive: Path, batches: tuple[str, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The batches read straight from the official archive (nothing is extracted), after its MD5 is checked."""
+    digest = md5(archive)
+    if digest != ARCHIVE_MD5:
+        raise ValueError(f"{archive} is not the official {ARCHIVE}: its MD5 is {digest}, the official one "
+                         f"{ARCHIVE_MD5}; download it again (or give the extracted {FOLDER} folder)")
+    with tarfile.open(archive, "r:gz") as tar:
+        parts = []
+        for name in batches:
+            try:
+                member = tar.getmember(f"{FOLDER}/{name}")
+            except KeyError:
+                raise FileNotFoundError(f"{archive} holds no {FOLDER}/{name}") from None
+            parts.append(read_batch(io.BytesIO(tar.extractfile(member).read()), f"{archive}:{FOLDER}/{name}"))
+    return parts
+
+
+def holds(source: Path, name: str) -> bool:
+    """Whether the folder or archive `source` holds the batch `name`."""
+    if source.is_dir():
+        return (source / name).is_file()
+    with tarfile.open(source, "r:gz") as tar:
+        return f"{FOLDER}/{name}" in tar.getnames()
+
+
+def _stack(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.from_numpy(np.concatenate([images for images, _ in parts])),
+            torch.from_numpy(np.concatenate([labels for _, labels in parts])))
 
 
 class CIFAR10DataModule(GANDataModule):
@@ -35,7 +141,8 @@ class CIFAR10DataModule(GANDataModule):
     images (`test_batch`, when present) are the held-out split.
 
     Args:
-        root: the extracted `cifar-10-batches-py` folder.
+        root: the extracted `cifar-10-batches-py` folder, the archive `cifar-10-python.tar.gz` (its MD5 is
+            checked), or a folder holding either.
         The others are those of `GANDataModule`; `resolution` must be 32.
     """
 
@@ -56,7 +163,7 @@ class CIFAR10DataModule(GANDataModule):
         return build_pyramid(images), labels.numpy()
 
     def load_held_out(self):
-        if not (self.root / TEST_BATCHES[0]).is_file():
+        if not holds(locate(self.root), TEST_BATCHES[0]):
             return None
         images, labels = load_cifar10(self.root, TEST_BATCHES)
         return build_pyramid(images), labels.numpy()

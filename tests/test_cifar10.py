@@ -55,3 +55,72 @@ def test_biggan_cifar_recipe_trains_a_few_steps(cifar_root):
                    n_dis=4, lr_g=2e-4, lr_d=2e-4, ortho_reg=0.0)
     make_trainer(StopAt(g_steps=1)).fit(model, CIFAR10DataModule(str(cifar_root), batch_size=4, num_workers=0))
     assert model.g_steps == 1 and model.d_steps == 4
+
+
+class RunsACommand:
+    """A pickle payload: loading it calls os.system, which writes a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("name", [f"data_batch_{i}" for i in range(1, 6)])
+def test_a_tampered_batch_is_refused_and_nothing_in_it_runs(cifar_root, tmp_path, name):
+    marker = tmp_path / "ran"
+    with open(cifar_root / name, "rb") as f:
+        batch = pickle.load(f)
+    with open(cifar_root / name, "wb") as f:
+        pickle.dump({**batch, "labels": RunsACommand(marker)}, f, protocol=2)
+    with pytest.raises(ValueError, match=rf"{name} is corrupt .*names (posix|os)\.system.*refused without running it"):
+        CIFAR10DataModule(str(cifar_root)).setup("fit")
+    assert not marker.exists()
+    pickle.loads(pickle.dumps(RunsACommand(marker)))  # the same payload, loaded by pickle itself, does run
+    assert marker.exists()
+
+
+def test_batches_pickled_as_the_official_python_2_files_load(cifar_root):
+    """The released batches were written by Python 2 at protocol 2: byte strings for every str, and arrays rebuilt by
+    numpy.core.multiarray._reconstruct."""
+    reference = CIFAR10DataModule(str(cifar_root), num_workers=0)
+    reference.setup("fit")
+    for i in range(1, 6):
+        path = cifar_root / f"data_batch_{i}"
+        with open(path, "rb") as f:
+            batch = pickle.load(f)
+        payload = pickle.dumps(batch, protocol=2)
+        assert b"numpy._core.multiarray\n_reconstruct" in payload
+        for key in (b"data", b"labels"):  # Python 2's str: SHORT_BINSTRING, which latin1 decodes to str
+            payload = payload.replace(b"X" + len(key).to_bytes(4, "little") + key, b"U" + bytes([len(key)]) + key)
+        path.write_bytes(payload.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    dm = CIFAR10DataModule(str(cifar_root), num_workers=0)
+    dm.setup("fit")
+    assert torch.equal(dm.levels[32], reference.levels[32]) and (dm.labels == reference.labels).all()
+
+
+def test_the_archive_loads_when_its_checksum_is_the_official_one(cifar_root, tmp_path, monkeypatch):
+    import tarfile
+
+    from datamodules import cifar10
+
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(cifar_root, arcname="cifar-10-batches-py")
+    with pytest.raises(ValueError, match=f"not the official cifar-10-python.tar.gz: its MD5 is {cifar10.md5(archive)}"):
+        CIFAR10DataModule(str(archive)).setup("fit")
+    monkeypatch.setattr(cifar10, "ARCHIVE_MD5", cifar10.md5(archive))  # this archive stands in for the official one
+    folder, packed = CIFAR10DataModule(str(cifar_root), num_workers=0), CIFAR10DataModule(str(archive), num_workers=0)
+    folder.setup("fit"), packed.setup("fit")
+    assert torch.equal(packed.levels[32], folder.levels[32]) and (packed.labels == folder.labels).all()
+    assert not packed.has_held_out  # the fixture has no test_batch
+    archive.rename(cifar_root.parent / "cifar-10-python.tar.gz")
+    import shutil
+
+    shutil.rmtree(cifar_root)
+    parent = CIFAR10DataModule(str(tmp_path), num_workers=0)  # a folder holding the archive
+    parent.setup("fit")
+    assert torch.equal(parent.levels[32], folder.levels[32])
