@@ -7,7 +7,7 @@ from torch.utils.data import Dataset
 
 from datamodules.base import GANDataModule
 from datamodules.decode import Box, decode_square
-from datamodules.image_cache import ImageCache, build_image_cache, is_complete, wait_for_cache
+from datamodules.image_cache import FORMAT_VERSION, ImageCache, build_image_cache, is_complete, wait_for_cache
 from lit_gans.cache import default_cache_dir, fingerprint
 
 
@@ -92,8 +92,8 @@ class CachedDataModule(GANDataModule):
     def cache_folder(self) -> Path:
         if self._folder is None:
             self.listed_items()
-            key = fingerprint(type(self).__name__, str(self.root.resolve()), self.resolution, self.classes,
-                              self.settings(), self.source_identity())
+            key = fingerprint(type(self).__name__, FORMAT_VERSION, str(self.root.resolve()), self.resolution,
+                              self.classes, self.settings(), self.source_identity())
             self._folder = self.cache_dir / f"{self.name}-{self.resolution}-{key}"
         return self._folder
 

@@ -81,7 +81,11 @@ class CelebADataModule(CachedDataModule):
         return {"split": self.split, "crop": self.crop, "attribute": self.attribute}
 
     def source_identity(self) -> list:
-        return file_identity(self.root, self._files)
+        """The images and every list file this module reads: a changed partition or attribute file builds a new
+        cache (labels and splits come from them)."""
+        lists = [self.root / "list_eval_partition.txt"] if self.split != "all" else []
+        lists += [self.root / "list_attr_celeba.txt"] if self.attribute is not None else []
+        return file_identity(self.root, [*self._files, *lists])
 
     def decoder(self) -> Decoder:
         return Decoder(self.listed_items(), self.resolution, CROPS[self.crop])

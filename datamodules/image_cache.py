@@ -4,11 +4,12 @@ Layout of a cache folder (named <dataset>-<fingerprint>):
     meta.json            count, resolution, levels, classes, source, skipped count, format version
     level_<res>.u8       uint8 (count, 3, res, res), C order, one file per pyramid level (res, res/2, ..., 4)
     labels.i64           int64 (count,)
-    identifiers.txt      the source path or key of each cached image, in order
-    skipped.txt          one unreadable source path or key per line, with the reason
+    identifiers.txt      the source path or key of each cached image, in order (`escape`d)
+    skipped.txt          one unreadable source path or key per line (`escape`d), a tab, and the reason
 
-The cache is written into a temporary sibling folder and renamed into place as the last step, so an interrupted
-build never leaves a folder that looks complete. Training memory-maps the levels: nothing is decoded and the set is
+The cache is written into a temporary sibling folder, every file fsynced, and renamed into place as the last step,
+so an interrupted build (or a power cut) never leaves a folder that looks complete. A build that finds no readable
+image keeps its list of skipped files beside the cache folder (<folder>.skipped.txt) and names the reasons. Training memory-maps the levels: nothing is decoded and the set is
 never loaded into RAM as a whole.
 """
 import json
@@ -23,13 +24,25 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from datamodules.pyramid import build_pyramid, pyramid_resolutions
+from lit_gans.atomic import fsync_folder, write_bytes_atomically
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: EXIF orientation applied; 16-bit samples always keep their top 8 bits
 CHUNK = 256
 
 
 def is_complete(folder: Path) -> bool:
     return (folder / "meta.json").is_file()
+
+
+def escape(identifier: str) -> str:
+    """A path or key as one line of UTF-8 text: backslash, tab and newline escaped as \\\\, \\t and \\n, and bytes
+    that are not UTF-8 (file names from older tools, held by Python as surrogates) as \\xNN."""
+    text = identifier.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    write_bytes_atomically(path, "".join(f"{line}\n" for line in lines).encode())
 
 
 def _as_is(item):
@@ -102,7 +115,7 @@ def build_image_cache(decoder: Dataset, folder: Path, resolution: int, classes: 
         for image, label, identifier, reason in tqdm(loader, total=len(decoder), desc=f"caching {source}",
                                                      unit="img", mininterval=2, disable=None):
             if image is None:
-                skipped.append(f"{identifier}\t{reason}")
+                skipped.append((identifier, reason))
                 continue
             chunk.append(torch.from_numpy(np.asarray(image)))
             labels.append(label)
@@ -114,20 +127,24 @@ def build_image_cache(decoder: Dataset, folder: Path, resolution: int, classes: 
             f.flush()
             os.fsync(f.fileno())
             f.close()
+        skipped_lines = [f"{escape(identifier)}\t{escape(reason)}" for identifier, reason in skipped]
         if not labels:
-            raise FileNotFoundError(f"no readable images in {source} ({len(skipped)} unreadable files, e.g. "
-                                    f"{skipped[0].split(chr(9))[0] if skipped else 'none'})")
-        np.asarray(labels, dtype=np.int64).tofile(partial / "labels.i64")
-        (partial / "identifiers.txt").write_text("".join(f"{i}\n" for i in identifiers))
-        (partial / "skipped.txt").write_text("".join(f"{line}\n" for line in skipped))
+            listing = folder.with_name(f"{folder.name}.skipped.txt")
+            write_lines(listing, skipped_lines)
+            raise FileNotFoundError(f"no readable images in {source}: {len(skipped)} unreadable files, listed with "
+                                    f"their reasons in {listing}" + "".join(f"\n  {line}" for line in skipped_lines[:5]))
+        write_bytes_atomically(partial / "labels.i64", np.asarray(labels, dtype=np.int64).tobytes())
+        write_lines(partial / "identifiers.txt", [escape(i) for i in identifiers])
+        write_lines(partial / "skipped.txt", skipped_lines)
         meta = {"format": FORMAT_VERSION, "count": len(labels), "resolution": resolution, "levels": levels,
                 "classes": classes, "source": source, "skipped": len(skipped)}
-        (partial / "meta.json").write_text(json.dumps(meta, indent=1))
+        write_bytes_atomically(partial / "meta.json", json.dumps(meta, indent=1).encode())
         try:
             os.replace(partial, folder)  # atomic on one filesystem: the cache appears whole or not at all
         except OSError:
             if not is_complete(folder):  # another process finished the same cache first: keep theirs
                 raise
+        fsync_folder(folder.parent)
     finally:
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)

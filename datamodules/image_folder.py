@@ -1,9 +1,66 @@
-"""Any folder of images, labelled by subfolder or unlabelled; ImageNet (train/<wnid>/*.JPEG); CelebA-HQ."""
+"""Any folder of images, labelled by subfolder or unlabelled; ImageNet (train/<wnid>/*.JPEG); CelebA-HQ.
+
+Folders are walked as users build them: symbolic links to files and folders are followed (a link back to a folder
+that holds it is skipped, never followed round), hidden files and folders (`.*`, such as .ipynb_checkpoints) and
+the system folders `@eaDir` and `__MACOSX` are ignored, and every folder that cannot be read and every broken link
+is named in a warning.
+"""
+import os
 from pathlib import Path
+from typing import Iterator
+
+from pytorch_lightning.utilities import rank_zero_warn
 
 from datamodules.cached import CachedDataModule, file_identity
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff", ".gif"}
+SYSTEM_FOLDERS = {"@eaDir", "__MACOSX"}  # Synology thumbnails, macOS archive metadata
+
+
+def ignored(name: str) -> bool:
+    return name.startswith(".") or name in SYSTEM_FOLDERS
+
+
+def walk_images(folder: Path, problems: list[str], ancestors: frozenset = frozenset()) -> Iterator[Path]:
+    """The image files under `folder` at any depth, following links, in no particular order. Unreadable folders,
+    broken links and links that loop are appended to `problems` as "<path>: <what>"."""
+    try:
+        key = (folder.stat().st_dev, folder.stat().st_ino)
+        entries = list(os.scandir(folder))
+    except OSError as error:
+        problems.append(f"{folder}: {error.strerror or error}")
+        return
+    ancestors = ancestors | {key}
+    for entry in entries:
+        if ignored(entry.name):
+            continue
+        path = Path(entry.path)
+        try:
+            if entry.is_dir():  # follows a link
+                if (entry.stat().st_dev, entry.stat().st_ino) in ancestors:
+                    problems.append(f"{path}: a link to a folder that holds it, not followed")
+                    continue
+                yield from walk_images(path, problems, ancestors)
+            elif path.suffix.lower() in IMAGE_SUFFIXES:
+                if entry.is_file():
+                    yield path
+                else:
+                    problems.append(f"{path}: a broken link" if entry.is_symlink() else f"{path}: not a file")
+        except OSError as error:
+            problems.append(f"{path}: {error.strerror or error}")
+
+
+def count_classes(root: Path) -> int:
+    """The first-level folders of `root` that hold an image at any depth (links followed, hidden ones ignored)."""
+    folders = [Path(e.path) for e in os.scandir(root) if not ignored(e.name) and e.is_dir()]
+    return sum(next(walk_images(folder, []), None) is not None for folder in folders)
+
+
+def warn_about(problems: list[str], root: Path) -> None:
+    if problems:
+        shown = "".join(f"\n  {line}" for line in problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        rank_zero_warn(f"{root}: {len(problems)} paths could not be read and are left out:{shown}{more}")
 
 
 class ImageFolderDataModule(CachedDataModule):
@@ -37,12 +94,28 @@ class ImageFolderDataModule(CachedDataModule):
         if init_args.get("classes"):
             return len(init_args["classes"])
         root = Path(str(init_args.get("root", ""))).expanduser()
-        return sum(1 for p in root.iterdir() if p.is_dir()) if root.is_dir() else None
+        if not root.is_dir():
+            return None
+        try:
+            return count_classes(root)
+        except OSError:
+            return None  # the data module reports it
 
     def files(self) -> list[Path]:
-        files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-        if self.labelled:
-            files = [p for p in files if p.parent != self.root]
+        """Every image file under root (under its class folders when labelled), sorted; problems are warned about,
+        and class folders without images named."""
+        problems: list[str] = []
+        if not self.labelled:
+            files = sorted(walk_images(self.root, problems))
+        else:
+            names = [e.name for e in os.scandir(self.root) if not ignored(e.name) and e.is_dir()]
+            by_class = {name: list(walk_images(self.root / name, problems)) for name in sorted(names)}
+            empty = [name for name, found in by_class.items() if not found]
+            if empty:
+                rank_zero_warn(f"{self.root}: {len(empty)} class folders hold no images and are not classes: "
+                               f"{', '.join(empty[:20])}{' ...' if len(empty) > 20 else ''}")
+            files = sorted(p for found in by_class.values() for p in found)
+        warn_about(problems, self.root)
         return files
 
     def items(self) -> list[tuple[str, int]]:

@@ -25,7 +25,7 @@ class LSUNDecoder(Decoder):
         if category not in self._envs:
             self._envs[category] = open_lmdb(self.paths[category])
         with self._envs[category].begin(write=False) as txn:
-            value = txn.get(key.encode())
+            value = txn.get(key.encode("utf-8", "surrogateescape"))
         return value if value is not None else b""
 
     def __getstate__(self) -> dict:
@@ -72,7 +72,7 @@ class LSUNDataModule(CachedDataModule):
                 with env.begin(write=False) as txn:
                     keys = []
                     for key in txn.cursor().iternext(keys=True, values=False):
-                        keys.append(key.decode())
+                        keys.append(key.decode("utf-8", "surrogateescape"))  # any byte string
                         if self.max_images is not None and len(keys) >= self.max_images:
                             break
                 self._identity.append((category, env.stat()["entries"], os.stat(self.lmdb_path(category) + "/data.mdb").st_mtime_ns))

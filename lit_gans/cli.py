@@ -319,7 +319,8 @@ def console() -> None:
         return
     try:
         main()
-    except (ValueError, TypeError, FileNotFoundError, FloatingPointError, KeyError, RuntimeError) as error:
+    except (ValueError, TypeError, FileNotFoundError, PermissionError, FloatingPointError, KeyError,
+            RuntimeError) as error:
         print(f"lit-gans: error: {readable(error)}\n(set LIT_GANS_DEBUG=1 for the traceback)", file=sys.stderr)
         sys.exit(1)
 

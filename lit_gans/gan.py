@@ -23,6 +23,7 @@ import torch.nn as nn
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
+from lit_gans import checkpoint_io
 from lit_gans.finetune import InitialWeights, frozen_blocks, load_initial_weights, read_initial_weights
 from lit_gans.latents import TRUNCATION_STYLES, sample_latents, seeded_generator
 from lit_gans.layers.spectral_norm import spectral_norm_layers
@@ -168,6 +169,10 @@ class GAN(pl.LightningModule):
                 self.hparams[key] = [v.config() if isinstance(v, Component) else v for v in value]
 
     # ----------------------------------------------------------------------------------------------- optimization
+
+    def setup(self, stage: str) -> None:
+        """Checkpoints that a kill during their save never destroys, wherever $TMPDIR is (`lit_gans.checkpoint_io`)."""
+        checkpoint_io.install(self.trainer)
 
     def on_fit_start(self) -> None:
         """Refuse data that does not fit the model, with a message instead of a shape error mid-step."""
