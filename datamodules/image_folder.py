@@ -109,7 +109,8 @@ class ImageFolderDataModule(CachedDataModule):
             files = sorted(walk_images(self.root, problems))
         else:
             names = [e.name for e in os.scandir(self.root) if not ignored(e.name) and e.is_dir()]
-            by_class = {name: list(walk_images(self.root / name, problems)) for name in sorted(names)}
+            root = frozenset({(self.root.stat().st_dev, self.root.stat().st_ino)})  # a link up to root is a loop too
+            by_class = {name: list(walk_images(self.root / name, problems, root)) for name in sorted(names)}
             empty = [name for name, found in by_class.items() if not found]
             if empty:
                 rank_zero_warn(f"{self.root}: {len(empty)} class folders hold no images and are not classes: "
