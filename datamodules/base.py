@@ -1,14 +1,18 @@
 """Base DataModule: multi-resolution serving with ProGAN's fade-in, flips, DDP sharding and exact resume."""
+import hashlib
 import os
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from datamodules.batch_stream import BatchKey, BatchStream, Schedule
 from datamodules.pyramid import fade, pyramid_resolutions
 from lit_gans.cache import fingerprint
+
+DATA_RECORD = "lit_gans_data"  # marks the data's record in a checkpoint (`GANDataModule.state_dict`)
 
 
 def default_workers(limit: int = 4) -> int:
@@ -85,6 +89,7 @@ class GANDataModule(pl.LightningDataModule):
     """
 
     num_classes: int = 0
+    resume_with_other_data: bool = False  # `fit --resume_with_other_data true`: see `load_state_dict`
 
     def __init__(self, resolution: int, batch_size: int = 64, num_workers: int | None = 0, flip: bool = False,
                  seed: int = 0, batch_sizes: dict[int, int] | None = None):
@@ -101,6 +106,7 @@ class GANDataModule(pl.LightningDataModule):
         self.labels: np.ndarray | None = None
         self.held_out_levels = None  # the held-out split, when the dataset has one (see `load_held_out`)
         self.held_out_labels_array: np.ndarray | None = None
+        self._content_fingerprint: str | None = None
 
     @classmethod
     def declared_classes(cls, **init_args) -> int | None:
@@ -206,7 +212,7 @@ class GANDataModule(pl.LightningDataModule):
         stream = BatchStream(
             len(self.labels),
             self.schedule,
-            position=self._images_trained,
+            position=self._images_shown,
             base_batch_size=self.batch_size,
             num_replicas=trainer.world_size if trainer else 1,
             rank=trainer.global_rank if trainer else 0,
@@ -222,8 +228,61 @@ class GANDataModule(pl.LightningDataModule):
         images, labels, alpha = batch
         return fade(images.float() / 127.5 - 1, alpha), labels
 
-    def _images_trained(self) -> int:
-        """Images this rank's model has trained on (0 outside of a Trainer)."""
+    def _images_shown(self) -> int:
+        """Images the model has trained on, summed over all ranks: the position in the stream (0 outside a Trainer)."""
         module = self.trainer.lightning_module if self.trainer is not None else None
+        return getattr(module, "images_seen", 0)
+
+    # ----------------------------------------------------------------------------------------------------- resume
+
+    def content_fingerprint(self) -> str:
+        """A hash of the training images as served, wherever their files are: their number, class labels and 4x4
+        level (any image added, removed, changed or reordered changes it), computed once (a sequential read of
+        48 bytes per image)."""
+        if self._content_fingerprint is None:
+            levels, labels = self._split("train")
+            digest = hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+            smallest = levels[self.resolutions[-1]]
+            for start in range(0, len(labels), 1 << 16):
+                digest.update(np.ascontiguousarray(np.asarray(smallest[start:start + (1 << 16)])).tobytes())
+            self._content_fingerprint = digest.hexdigest()[:16]
+        return self._content_fingerprint
+
+    def state_dict(self) -> dict:
+        """What a checkpoint records of the data (Lightning saves it under the class name): the images served and
+        how the stream is cut, so that a resumed run can say what changed (`load_state_dict`)."""
+        if self.levels is None:
+            return {}
+        return {DATA_RECORD: 1, "images": self.content_fingerprint(), "count": self.num_images, "seed": self.seed,
+                "flip": self.flip, "batch_size": self.batch_size, "batch_sizes": dict(self.batch_sizes),
+                "world_size": self.trainer.world_size if self.trainer is not None else 1}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume from a checkpoint's data record: other images are refused (unless `resume_with_other_data`);
+        another seed or flip setting changes the order from here on (a warning); another batch size or world
+        size continues the same stream at the same image (one line says so)."""
+        if not state.get(DATA_RECORD):
+            return
+        position = self._images_shown()
+        if state["images"] != self.content_fingerprint():
+            what = (f"the checkpoint's run trained on other images ({state['count']:,} images, fingerprint "
+                    f"{state['images']}) than this data serves ({self.num_images:,}, {self.content_fingerprint()})")
+            if not self.resume_with_other_data:
+                raise ValueError(f"{what}; resuming would mix two datasets in one run. Resume with the same data, or "
+                                 "pass --resume_with_other_data true (from Python: datamodule.resume_with_other_data "
+                                 "= True) to continue on these images")
+            rank_zero_warn(f"{what}: continuing on these images at stream position {position:,}, as "
+                           "resume_with_other_data allows")
+        changed = [f"{name} {new} (the checkpoint's run: {state[name]})" for name, new in
+                   (("seed", self.seed), ("flip", self.flip)) if state[name] != new]
+        if changed:
+            rank_zero_warn(f"resuming with data {' and '.join(changed)}: the images from image {position:,} on follow "
+                           "another order than the uninterrupted run's")
         world_size = self.trainer.world_size if self.trainer is not None else 1
-        return getattr(module, "images_seen", 0) // world_size
+        cut = (self.batch_size, dict(self.batch_sizes), world_size)
+        if cut != (state["batch_size"], dict(state["batch_sizes"]), state["world_size"]):
+            per_resolution = lambda sizes: f" ({sizes} by resolution)" if sizes else ""
+            rank_zero_info(f"resuming with {world_size} ranks x batch {self.batch_size}"
+                           f"{per_resolution(self.batch_sizes)} (the checkpoint's run: {state['world_size']} x "
+                           f"{state['batch_size']}{per_resolution(state['batch_sizes'])}): the same image stream "
+                           f"continues at image {position:,}, cut into other batches")

@@ -24,51 +24,59 @@ Schedule = Callable[[int], tuple[int, float, int]]  # images shown (all ranks) -
 class BatchStream(DistributedSampler):
     """Yields `BatchKey`s, one per batch, for a DataLoader with `batch_size=None`.
 
-    Per rank, the data is an endless stream of images: image k is item k % L of data epoch k // L, where L is this
-    rank's share of an epoch and each data epoch is a permutation seeded by seed + epoch, sharded across ranks as
-    DistributedSampler does. Each `__iter__` starts at `position()`, the number of images this rank has trained on,
-    and cuts batches from the stream whose resolution, alpha and size are `schedule(images shown by all ranks)` at
-    the batch's start. So a batch depends only on where it starts in the stream: a resumed run continues the exact
-    stream of the uninterrupted run, and batches prefetched before a resolution switch already have the new
-    resolution. Horizontal flips (with `flip`) are a fixed function of (seed, global stream position). One `__iter__`
-    yields `len(self)` batches. Subclassing DistributedSampler keeps Lightning from replacing it under DDP.
+    All ranks together read one endless global stream of images: image k of the stream is item k % N of data epoch
+    k // N, each data epoch a permutation of the N items seeded by seed + epoch. A global batch of B images per rank
+    starting at stream position p takes images p, ..., p + B * W - 1, and rank r takes every W-th of them, p + r,
+    p + r + W, ... Each `__iter__` starts at `position()`, the number of images all ranks have trained on, and the
+    batch's resolution, alpha and size are `schedule(position)` at its start.
+
+    So within every data epoch each image is shown exactly once, whatever the world size and whether or not it
+    divides N (a global batch may straddle two epochs); a batch depends only on where it starts in the stream; and a
+    run resumed with another world size or batch size continues the same stream at the same image. Where W divides
+    N, rank r's images are those of DistributedSampler's shard. Horizontal flips (with `flip`) are a fixed function
+    of (seed, global batch start) drawn for the global batch. One `__iter__` yields `len(self)` batches.
+    Subclassing DistributedSampler keeps Lightning from replacing it under DDP.
     """
 
     def __init__(self, num_items: int, schedule: Schedule, position: Callable[[], int], base_batch_size: int,
                  num_replicas: int = 1, rank: int = 0, seed: int = 0, flip: bool = False):
         super().__init__(range(num_items), num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed,
                          drop_last=True)
-        if self.num_samples < base_batch_size:
+        if num_items < base_batch_size * num_replicas:
             ranks = f" on each of {num_replicas} ranks" if num_replicas > 1 else ""
-            fix = f"set data.batch_size to at most {self.num_samples}" if self.num_samples else "use fewer ranks"
+            per_rank = num_items // num_replicas
+            fix = f"set data.batch_size to at most {per_rank}" if per_rank else "use fewer ranks"
             raise ValueError(f"{num_items} images cannot fill one batch of {base_batch_size}{ranks}; {fix}")
-        self.schedule, self.position, self.flip = schedule, position, flip
-        self.batches_per_epoch = self.num_samples // base_batch_size
-        self._epoch_cache: tuple[int, np.ndarray] | None = None
+        self.num_items, self.schedule, self.position, self.flip = num_items, schedule, position, flip
+        self.batches_per_epoch = num_items // (base_batch_size * num_replicas)
+        self._permutations: dict[int, np.ndarray] = {}
 
-    def epoch_indices(self, epoch: int) -> np.ndarray:
-        """This rank's indices for data epoch `epoch` (the latest epoch's permutation is kept)."""
-        if self._epoch_cache is None or self._epoch_cache[0] != epoch:
-            order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed + epoch))
-            self._epoch_cache = epoch, order[: self.total_size][self.rank :: self.num_replicas].numpy()
-        return self._epoch_cache[1]
+    def permutation(self, epoch: int) -> np.ndarray:
+        """The order of data epoch `epoch` (the two latest are kept: a batch spans at most two epochs)."""
+        if epoch not in self._permutations:
+            generator = torch.Generator().manual_seed(self.seed + epoch)
+            self._permutations = {e: p for e, p in self._permutations.items() if e == epoch - 1}
+            self._permutations[epoch] = torch.randperm(self.num_items, generator=generator).numpy()
+        return self._permutations[epoch]
 
     def stream(self, start: int, count: int) -> tuple[list[int], list[bool]]:
-        """Indices and flips of stream items start, ..., start + count - 1."""
-        indices = [int(self.epoch_indices(k // self.num_samples)[k % self.num_samples]) for k in range(start, start + count)]
+        """This rank's indices and flips of the global batch of `count` images per rank at stream position `start`."""
+        positions = start + self.rank + self.num_replicas * np.arange(count)
+        epochs, offsets = np.divmod(positions, self.num_items)
+        indices = [int(self.permutation(int(e))[o]) for e, o in zip(epochs, offsets)]
         flips = [False] * count
-        if self.flip:  # drawn for the global batch and sliced like the indices, so independent of the world size
-            rng = np.random.default_rng([self.seed, start * self.num_replicas])
+        if self.flip:  # drawn for the global batch and sliced like the indices
+            rng = np.random.default_rng([self.seed, start])
             flips = (rng.random(count * self.num_replicas) < 0.5)[self.rank :: self.num_replicas]
         return indices, [bool(f) for f in flips]
 
     def __iter__(self) -> Iterator[BatchKey]:
         position = self.position()
         for _ in range(self.batches_per_epoch):
-            resolution, alpha, batch_size = self.schedule(position * self.num_replicas)
+            resolution, alpha, batch_size = self.schedule(position)
             indices, flips = self.stream(position, batch_size)
             yield BatchKey(tuple(indices), tuple(flips), resolution, float(alpha))
-            position += batch_size
+            position += batch_size * self.num_replicas
 
     def __len__(self) -> int:
         return self.batches_per_epoch

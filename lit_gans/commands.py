@@ -17,6 +17,16 @@ class GANTrainer(Trainer):
     """Trainer with the extra subcommands `sample`, `evaluate`, `interpolate` and `describe`. Their --ckpt_path, like
     fit's, takes a file, a run folder or `last` (resolved by the CLI, `lit_gans.resume`)."""
 
+    def fit(self, model: GAN, train_dataloaders=None, val_dataloaders=None,
+            datamodule: LightningDataModule | None = None, ckpt_path: str | None = None,
+            weights_only: bool | None = None, resume_with_other_data: bool = False) -> None:
+        """Lightning's fit. resume_with_other_data: continue a checkpoint's run on other images than it trained on
+        (refused otherwise, `datamodules.base.GANDataModule.load_state_dict`)."""
+        data = datamodule if datamodule is not None else train_dataloaders
+        if resume_with_other_data and isinstance(data, LightningDataModule):
+            data.resume_with_other_data = True
+        super().fit(model, train_dataloaders, val_dataloaders, datamodule, ckpt_path, weights_only)
+
     def sample(
         self,
         model: GAN,

@@ -528,6 +528,13 @@ class GAN(pl.LightningModule):
         if not any(k.startswith("generator_ema.") for k in weights):  # written without an EMA: sample from G
             weights.update({"generator_ema." + k[len("generator."):]: v for k, v in list(weights.items())
                             if k.startswith("generator.")})
+        data = self.trainer.datamodule if fitting else None
+        if data is not None and type(data).__qualname__ not in checkpoint and hasattr(data, "load_state_dict"):
+            # Lightning hands a data module only the record saved under its own class name: one that another data
+            # module class wrote is checked here (`datamodules.base.GANDataModule.load_state_dict`)
+            records = [v for v in checkpoint.values() if isinstance(v, dict) and v.get("lit_gans_data")]
+            if records:
+                data.load_state_dict(records[0])
 
 
 def checkpoint_model_class(checkpoint_path) -> type[GAN]:

@@ -29,7 +29,7 @@ def test_batch_stream_is_a_function_of_position():
     resumed = list(stream)
     resumed_indices = [i for key in resumed for i in key.indices]
     assert resumed_indices[:12] == first_epoch[8:]  # the rest of data epoch 0 ...
-    assert resumed_indices[12:] == stream.epoch_indices(1)[:8].tolist()  # ... then the start of data epoch 1
+    assert resumed_indices[12:] == stream.permutation(1)[:8].tolist()  # ... then the start of data epoch 1
     assert list(resumed[0].flips) == stream.stream(8, 4)[1] and any(f for key in resumed for f in key.flips)
     ranks = [BatchStream(20, constant, lambda: 0, 4, num_replicas=2, rank=r, seed=3) for r in (0, 1)]
     shards = [{i for key in s for i in key.indices} for s in ranks]
