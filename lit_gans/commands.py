@@ -20,8 +20,12 @@ class GANTrainer(Trainer):
     def fit(self, model: GAN, train_dataloaders=None, val_dataloaders=None,
             datamodule: LightningDataModule | None = None, ckpt_path: str | None = None,
             weights_only: bool | None = None, resume_with_other_data: bool = False) -> None:
-        """Lightning's fit. resume_with_other_data: continue a checkpoint's run on other images than it trained on
-        (refused otherwise, `datamodules.base.GANDataModule.load_state_dict`)."""
+        """Train the model (Lightning's fit).
+
+        Args:
+            resume_with_other_data: with ckpt_path, continue the checkpoint's run on other training images than it
+                was trained on, which is refused otherwise (`datamodules.base.GANDataModule.load_state_dict`).
+        """
         data = datamodule if datamodule is not None else train_dataloaders
         if resume_with_other_data and isinstance(data, LightningDataModule):
             data.resume_with_other_data = True

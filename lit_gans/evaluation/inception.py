@@ -112,6 +112,14 @@ def inception_features(path: str | os.PathLike | None = None, features: str = "2
     -> float features (N, 2048). Usable as `feature=` of torchmetrics' FID and KID."""
     from torchmetrics.image.fid import NoTrainInceptionV3
 
+    from lit_gans.convert.foreign import load_foreign
+
     weights, _ = inception_weights(path)
-    return NoTrainInceptionV3(name="inception-v3-compat", features_list=[features],
-                              feature_extractor_weights_path=str(weights), antialias=False)
+    # torch-fidelity loads its weights file with weights_only=False, which would run whatever a tampered file names:
+    # it is read here with weights_only=True, and torch-fidelity reads a copy holding only those tensors
+    state = load_foreign(weights, f"InceptionV3 weights in torch-fidelity's layout ({TORCH_FIDELITY_FILE})")
+    with tempfile.TemporaryDirectory() as tmp:
+        tensors_only = Path(tmp) / TORCH_FIDELITY_FILE
+        torch.save(state, tensors_only)
+        return NoTrainInceptionV3(name="inception-v3-compat", features_list=[features],
+                                  feature_extractor_weights_path=str(tensors_only), antialias=False)
