@@ -282,7 +282,7 @@ class GANDataModule(pl.LightningDataModule):
         cut = (self.batch_size, dict(self.batch_sizes), world_size)
         if cut != (state["batch_size"], dict(state["batch_sizes"]), state["world_size"]):
             per_resolution = lambda sizes: f" ({sizes} by resolution)" if sizes else ""
-            rank_zero_info(f"resuming with {world_size} ranks x batch {self.batch_size}"
+            rank_zero_info(f"resuming with world size {world_size} x batch {self.batch_size} per rank"
                            f"{per_resolution(self.batch_sizes)} (the checkpoint's run: {state['world_size']} x "
                            f"{state['batch_size']}{per_resolution(state['batch_sizes'])}): the same image stream "
                            f"continues at image {position:,}, cut into other batches")

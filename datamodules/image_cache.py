@@ -9,7 +9,8 @@ Layout of a cache folder (named <dataset>-<fingerprint>):
 
 The cache is written into a temporary sibling folder, every file fsynced, and renamed into place as the last step,
 so an interrupted build (or a power cut) never leaves a folder that looks complete. A build that finds no readable
-image keeps its list of skipped files beside the cache folder (<folder>.skipped.txt) and names the reasons. Training memory-maps the levels: nothing is decoded and the set is
+image keeps its list of skipped files beside the cache folder (<folder>.skipped.txt) and names the reasons.
+Training memory-maps the levels: nothing is decoded and the set is
 never loaded into RAM as a whole.
 """
 import json

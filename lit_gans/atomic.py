@@ -27,9 +27,21 @@ def fsync_folder(folder: str | os.PathLike) -> None:
 
 
 def leftovers(path: Path) -> list[Path]:
-    """Temporary files of earlier writes to `path` that a kill left behind."""
+    """Temporary files of earlier writes to `path` that a killed process left behind (named with its process id;
+    those of a process still running here are not leftovers)."""
     prefix = TEMPORARY.format(name=path.name)
-    return [p for p in path.parent.glob(".*") if p.name.startswith(prefix)]
+    return [p for p in path.parent.glob(".*") if p.name.startswith(prefix) and not running(p.name[len(prefix):])]
+
+
+def running(pid: str) -> bool:
+    """Whether process `pid` runs on this machine, other than this one (whose own writes are never in flight)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return int(pid) != os.getpid()
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:

@@ -127,8 +127,8 @@ def test_a_run_resumed_on_one_then_two_then_three_ranks_shows_the_uninterrupted_
     fit_ranks(config, 1, "--trainer.callbacks+=callbacks.StopAt", "--trainer.callbacks.g_steps=3")  # images 0-5
     outputs = fit_ranks(config, 2, f"--ckpt_path={last}", "--trainer.callbacks+=callbacks.StopAt",
                         "--trainer.callbacks.g_steps=6")  # 6-17
-    assert "resuming with 2 ranks x batch 2 (the checkpoint's run: 1 x 2): the same image stream continues at image 6" \
-        in outputs[0]
+    assert ("resuming with world size 2 x batch 2 per rank (the checkpoint's run: 1 x 2): the same image stream "
+            "continues at image 6") in outputs[0]
     fit_ranks(config, 3, f"--ckpt_path={last}", "--trainer.callbacks+=callbacks.StopAt",
               "--trainer.callbacks.g_steps=11")  # 18-47: across the end of data epoch 0 (23 images)
 
@@ -177,8 +177,8 @@ def test_resuming_on_other_images_is_refused_unless_asked_and_other_settings_are
     with caplog.at_level(logging.INFO):
         resumed, _ = train(digits(batch_size=4), 4, tmp_path / "run.ckpt")
     assert resumed.images_seen == 16 + 2 * 4
-    assert ("resuming with 1 ranks x batch 4 (the checkpoint's run: 1 x 8): the same image stream continues at "
-            "image 16, cut into other batches") in caplog.text
+    assert ("resuming with world size 1 x batch 4 per rank (the checkpoint's run: 1 x 8): the same image stream "
+            "continues at image 16, cut into other batches") in caplog.text
 
 
 def test_another_seed_or_flip_on_the_same_images_is_named(tmp_path):
