@@ -124,3 +124,44 @@ def test_the_archive_loads_when_its_checksum_is_the_official_one(cifar_root, tmp
     parent = CIFAR10DataModule(str(tmp_path), num_workers=0)  # a folder holding the archive
     parent.setup("fit")
     assert torch.equal(parent.levels[32], folder.levels[32])
+
+
+FORGED = '''
+import pickle, struct, sys
+import numpy as np
+from numpy._core.multiarray import _reconstruct
+
+
+class ForgedDtype:  # an object dtype whose state says its items need no pickling: numpy would read bytes as pointers
+    def __reduce__(self):
+        return np.dtype, (sys.argv[2], False, True), (3, "|", None, None, None, -1, -1, int(sys.argv[3]))
+
+
+class PointerArray:
+    def __reduce__(self):
+        return _reconstruct, (np.ndarray, (0,), b"b"), (1, (4,), ForgedDtype(), False, struct.pack("<Q", 0x41) * 4)
+
+
+with open(sys.argv[1], "wb") as f:
+    pickle.dump({"data": np.zeros((4, 3072), np.uint8), "labels": PointerArray()}, f, protocol=2)
+'''
+
+
+@pytest.mark.parametrize("dtype, flags", [("O8", 0), ("O8", 63), ("u8", 63), ("V8", 0)])
+def test_a_batch_whose_arrays_forge_their_dtype_is_refused(cifar_root, tmp_path, dtype, flags):
+    """A dtype built by the pickle with a forged state (flags), or of a type no batch holds, is refused before numpy
+    builds an array from it (an object array made of the file's bytes dereferences them: a crash or worse)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = tmp_path / "forge.py"
+    script.write_text(FORGED)
+    subprocess.run([sys.executable, str(script), str(cifar_root / "data_batch_2"), dtype, str(flags)], check=True)
+    check = ("from datamodules import CIFAR10DataModule\n"
+             f"try:\n    CIFAR10DataModule({str(cifar_root)!r}, num_workers=0).setup('fit')\n"
+             "except ValueError as error:\n    print(error)\n")
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]  # no crash
+    assert "data_batch_2 is corrupt" in done.stdout and "never holds" in done.stdout
