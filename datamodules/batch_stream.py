@@ -18,6 +18,8 @@ class BatchKey:
     alpha: float
 
 
+FLIP_BLOCK = 4096  # stream positions whose flips are drawn together
+
 Schedule = Callable[[int], tuple[int, float, int]]  # images shown (all ranks) -> (resolution, alpha, batch size)
 
 
@@ -32,9 +34,9 @@ class BatchStream(DistributedSampler):
 
     So within every data epoch each image is shown exactly once, whatever the world size and whether or not it
     divides N (a global batch may straddle two epochs); a batch depends only on where it starts in the stream; and a
-    run resumed with another world size or batch size continues the same stream at the same image. Where W divides
-    N, rank r's images are those of DistributedSampler's shard. Horizontal flips (with `flip`) are a fixed function
-    of (seed, global batch start) drawn for the global batch. One `__iter__` yields `len(self)` batches.
+    run resumed with another world size or batch size continues the same stream at the same image, flips included.
+    Where W divides N, rank r's images are those of DistributedSampler's shard. Horizontal flips (with `flip`) are
+    a fixed function of (seed, stream position). One `__iter__` yields `len(self)` batches.
     Subclassing DistributedSampler keeps Lightning from replacing it under DDP.
     """
 
@@ -64,11 +66,18 @@ class BatchStream(DistributedSampler):
         positions = start + self.rank + self.num_replicas * np.arange(count)
         epochs, offsets = np.divmod(positions, self.num_items)
         indices = [int(self.permutation(int(e))[o]) for e, o in zip(epochs, offsets)]
-        flips = [False] * count
-        if self.flip:  # drawn for the global batch and sliced like the indices
-            rng = np.random.default_rng([self.seed, start])
-            flips = (rng.random(count * self.num_replicas) < 0.5)[self.rank :: self.num_replicas]
+        flips = self.flips(positions) if self.flip else np.zeros(count, bool)
         return indices, [bool(f) for f in flips]
+
+    def flips(self, positions: np.ndarray) -> np.ndarray:
+        """Whether the images at these stream positions are mirrored: a fixed function of (seed, position), drawn
+        in blocks of FLIP_BLOCK positions, so it depends neither on the world size nor on how batches are cut."""
+        blocks, offsets = np.divmod(positions, FLIP_BLOCK)
+        flips = np.empty(len(positions), bool)
+        for block in np.unique(blocks):
+            draws = np.random.default_rng([self.seed, int(block)]).random(FLIP_BLOCK) < 0.5
+            flips[blocks == block] = draws[offsets[blocks == block]]
+        return flips
 
     def __iter__(self) -> Iterator[BatchKey]:
         position = self.position()

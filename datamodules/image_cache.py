@@ -87,7 +87,7 @@ class ImageCache:
 
     def identifiers(self) -> list[str]:
         """The source path or record key of each cached image."""
-        return (self.folder / "identifiers.txt").read_text().splitlines()
+        return (self.folder / "identifiers.txt").read_text().split("\n")[:-1]  # names may hold other line breaks
 
 
 def build_image_cache(decoder: Dataset, folder: Path, resolution: int, classes: list[str], source: str,

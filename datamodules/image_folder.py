@@ -1,9 +1,10 @@
 """Any folder of images, labelled by subfolder or unlabelled; ImageNet (train/<wnid>/*.JPEG); CelebA-HQ.
 
-Folders are walked as users build them: symbolic links to files and folders are followed (a link back to a folder
-that holds it is skipped, never followed round), hidden files and folders (`.*`, such as .ipynb_checkpoints) and
-the system folders `@eaDir` and `__MACOSX` are ignored, and every folder that cannot be read and every broken link
-is named in a warning.
+Folders are walked as users build them (`ImageWalk`): symbolic links to files and folders are followed, each folder
+and each file is read once however many links lead to it (a link back to a folder that holds it is never followed
+round), hidden files and folders (`.*`, such as .ipynb_checkpoints) and the system folders `@eaDir` and `__MACOSX`
+are ignored, and every folder that cannot be read, every broken link and every path not read twice is named in a
+warning.
 """
 import os
 from pathlib import Path
@@ -21,46 +22,89 @@ def ignored(name: str) -> bool:
     return name.startswith(".") or name in SYSTEM_FOLDERS
 
 
-def walk_images(folder: Path, problems: list[str], ancestors: frozenset = frozenset()) -> Iterator[Path]:
-    """The image files under `folder` at any depth, following links, in no particular order. Unreadable folders,
-    broken links and links that loop are appended to `problems` as "<path>: <what>"."""
-    try:
-        key = (folder.stat().st_dev, folder.stat().st_ino)
-        entries = list(os.scandir(folder))
-    except OSError as error:
-        problems.append(f"{folder}: {error.strerror or error}")
-        return
-    ancestors = ancestors | {key}
-    for entry in entries:
-        if ignored(entry.name):
-            continue
-        path = Path(entry.path)
+def identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
+
+
+class ImageWalk:
+    """The image files under `root`, links followed, each folder and file once; what was left out, and why, in
+    `problems` ("<path>: <what>")."""
+
+    def __init__(self, root: Path):
+        self.root, self.problems = root, []
+        self.read: set[tuple[int, int]] = set()  # folders and files already read, by (device, inode)
+
+    def entries(self, folder: Path) -> list[os.DirEntry]:
+        """The entries of `folder` that are not ignored, sorted by name (so which of two paths to one file is
+        kept never depends on the file system's order); [] with a problem when it cannot be read."""
         try:
-            if entry.is_dir():  # follows a link
-                if (entry.stat().st_dev, entry.stat().st_ino) in ancestors:
-                    problems.append(f"{path}: a link to a folder that holds it, not followed")
-                    continue
-                yield from walk_images(path, problems, ancestors)
-            elif path.suffix.lower() in IMAGE_SUFFIXES:
-                if entry.is_file():
-                    yield path
-                else:
-                    problems.append(f"{path}: a broken link" if entry.is_symlink() else f"{path}: not a file")
+            return sorted((e for e in os.scandir(folder) if not ignored(e.name)), key=lambda e: e.name)
         except OSError as error:
-            problems.append(f"{path}: {error.strerror or error}")
+            self.problems.append(f"{folder}: {error.strerror or error}")
+            return []
+
+    def images(self, folder: Path, ancestors: frozenset = frozenset()) -> Iterator[Path]:
+        """The image files under `folder` at any depth, in path order within each folder."""
+        try:
+            key = identity(folder.stat())
+        except OSError as error:
+            self.problems.append(f"{folder}: {error.strerror or error}")
+            return
+        if key in self.read:  # a class folder that another class's link already led to
+            self.problems.append(f"{folder}: another path to a folder already read, not read again")
+            return
+        self.read.add(key)
+        ancestors = ancestors | {key}
+        for entry in self.entries(folder):
+            path = Path(entry.path)
+            try:
+                if entry.is_dir():  # follows a link
+                    key = identity(entry.stat())
+                    if key in ancestors or key == identity(self.root.stat()):
+                        self.problems.append(f"{path}: a link to a folder that holds it, not followed")
+                    elif key in self.read:
+                        self.problems.append(f"{path}: another path to a folder already read, not read again")
+                    else:
+                        yield from self.images(path, ancestors)
+                elif entry.is_symlink() and not path.exists():
+                    self.problems.append(f"{path}: a broken link")
+                elif path.suffix.lower() in IMAGE_SUFFIXES:
+                    key = identity(entry.stat())
+                    if not entry.is_file():
+                        self.problems.append(f"{path}: not a file")
+                    elif key in self.read:
+                        self.problems.append(f"{path}: another path to a file already read, not read again")
+                    else:
+                        self.read.add(key)
+                        yield path
+            except OSError as error:
+                self.problems.append(f"{path}: {error.strerror or error}")
+
+    def class_folders(self) -> tuple[list[str], int]:
+        """(the names of root's first-level folders, the number of images directly in root)."""
+        names, loose = [], 0
+        for entry in self.entries(self.root):
+            path = Path(entry.path)
+            if entry.is_dir():
+                names.append(entry.name)
+            elif entry.is_symlink() and not path.exists():
+                self.problems.append(f"{path}: a broken link")
+            elif path.suffix.lower() in IMAGE_SUFFIXES:
+                loose += 1
+        return names, loose
+
+    def warn(self) -> None:
+        if self.problems:
+            shown = "".join(f"\n  {line}" for line in self.problems[:10])
+            more = f"\n  ... and {len(self.problems) - 10} more" if len(self.problems) > 10 else ""
+            rank_zero_warn(f"{self.root}: {len(self.problems)} paths are left out:{shown}{more}")
 
 
 def count_classes(root: Path) -> int:
     """The first-level folders of `root` that hold an image at any depth (links followed, hidden ones ignored)."""
-    folders = [Path(e.path) for e in os.scandir(root) if not ignored(e.name) and e.is_dir()]
-    return sum(next(walk_images(folder, []), None) is not None for folder in folders)
-
-
-def warn_about(problems: list[str], root: Path) -> None:
-    if problems:
-        shown = "".join(f"\n  {line}" for line in problems[:10])
-        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
-        rank_zero_warn(f"{root}: {len(problems)} paths could not be read and are left out:{shown}{more}")
+    walk = ImageWalk(root)
+    names, _ = walk.class_folders()
+    return sum(next(walk.images(root / name), None) is not None for name in names)
 
 
 class ImageFolderDataModule(CachedDataModule):
@@ -104,19 +148,21 @@ class ImageFolderDataModule(CachedDataModule):
     def files(self) -> list[Path]:
         """Every image file under root (under its class folders when labelled), sorted; problems are warned about,
         and class folders without images named."""
-        problems: list[str] = []
+        walk = ImageWalk(self.root)
         if not self.labelled:
-            files = sorted(walk_images(self.root, problems))
+            files = sorted(walk.images(self.root))
         else:
-            names = [e.name for e in os.scandir(self.root) if not ignored(e.name) and e.is_dir()]
-            root = frozenset({(self.root.stat().st_dev, self.root.stat().st_ino)})  # a link up to root is a loop too
-            by_class = {name: list(walk_images(self.root / name, problems, root)) for name in sorted(names)}
+            names, loose = walk.class_folders()
+            if loose:
+                rank_zero_warn(f"{self.root}: {loose} images lie directly in the root, in no class folder, and are "
+                               "left out (labelled: each class is a subfolder)")
+            by_class = {name: list(walk.images(self.root / name)) for name in names}
             empty = [name for name, found in by_class.items() if not found]
             if empty:
                 rank_zero_warn(f"{self.root}: {len(empty)} class folders hold no images and are not classes: "
                                f"{', '.join(empty[:20])}{' ...' if len(empty) > 20 else ''}")
             files = sorted(p for found in by_class.values() for p in found)
-        warn_about(problems, self.root)
+        walk.warn()
         return files
 
     def items(self) -> list[tuple[str, int]]:

@@ -27,10 +27,14 @@ def fsync_folder(folder: str | os.PathLike) -> None:
 
 
 def leftovers(path: Path) -> list[Path]:
-    """Temporary files of earlier writes to `path` that a killed process left behind (named with its process id;
-    those of a process still running here are not leftovers)."""
-    prefix = TEMPORARY.format(name=path.name)
-    return [p for p in path.parent.glob(".*") if p.name.startswith(prefix) and not running(p.name[len(prefix):])]
+    """Temporary files that killed processes left in `path`'s folder, from writes to any file there (named
+    .<name>.partial-<process id>; those of a process still running here are not leftovers)."""
+    found = []
+    for candidate in path.parent.glob(".*.partial-*"):
+        pid = candidate.name.rsplit(".partial-", 1)[1]
+        if pid.isdigit() and not running(pid):
+            found.append(candidate)
+    return found
 
 
 def running(pid: str) -> bool:

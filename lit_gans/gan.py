@@ -529,7 +529,7 @@ class GAN(pl.LightningModule):
             weights.update({"generator_ema." + k[len("generator."):]: v for k, v in list(weights.items())
                             if k.startswith("generator.")})
         data = self.trainer.datamodule if fitting else None
-        if data is not None and type(data).__qualname__ not in checkpoint and hasattr(data, "load_state_dict"):
+        if data is not None and type(data).__qualname__ not in checkpoint and hasattr(data, "content_fingerprint"):
             # Lightning hands a data module only the record saved under its own class name: one that another data
             # module class wrote is checked here (`datamodules.base.GANDataModule.load_state_dict`)
             records = [v for v in checkpoint.values() if isinstance(v, dict) and v.get("lit_gans_data")]

@@ -110,3 +110,19 @@ def test_remote_paths_keep_fsspecs_upload(tmp_path, monkeypatch):
     monkeypatch.setattr(TorchCheckpointIO, "save_checkpoint", lambda self, c, p, s=None: calls.append(str(p)))
     AtomicCheckpointIO().save_checkpoint({"step": 1}, "memory://bucket/last.ckpt")
     assert calls == ["memory://bucket/last.ckpt"]
+
+
+def test_leftovers_of_killed_writers_are_removed_and_a_running_writers_file_is_kept(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        live = tmp_path / f".last.ckpt.partial-{sleeper.pid}"  # another process's save under way
+        killed = tmp_path / f".last.ckpt.partial-{dead.pid}"
+        other_name = tmp_path / f".epoch=3-step=40.ckpt.partial-{dead.pid}"  # a step-named checkpoint's leftover
+        for path in (live, killed, other_name):
+            path.write_bytes(b"partial")
+        AtomicCheckpointIO().save_checkpoint({"step": 1}, tmp_path / "last.ckpt")
+        assert live.exists() and not killed.exists() and not other_name.exists()
+    finally:
+        sleeper.kill()

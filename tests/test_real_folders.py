@@ -41,7 +41,7 @@ def test_a_subset_built_of_symlinked_class_folders_and_files_is_the_subset(tmp_p
         (subset / "n03" / path.name).symlink_to(path)
     (subset / "n03" / "loop").symlink_to(subset, target_is_directory=True)  # a link back up: never followed round
     dm = ImageNetDataModule(str(subset), resolution=16, num_workers=0, cache_dir=str(tmp_path / "c"))
-    with pytest.warns(UserWarning, match=r"(?s)1 paths could not be read.*n03/loop: a link to a folder that holds it"):
+    with pytest.warns(UserWarning, match=r"(?s)1 paths are left out.*n03/loop: a link to a folder that holds it"):
         dm.setup("fit")
     assert dm.classes == ["n01", "n03"] and len(dm.cache) == 5
     assert ImageNetDataModule.declared_classes(root=str(subset)) == 2
@@ -74,7 +74,7 @@ def test_unreadable_folders_and_broken_links_are_named_and_the_rest_trains(tmp_p
     finally:
         locked.chmod(0o755)
     message = "\n".join(str(w.message) for w in record)
-    assert "2 paths could not be read" in message and f"{locked}: Permission denied" in message
+    assert "2 paths are left out" in message and f"{locked}: Permission denied" in message
     assert f"{root / 'a' / 'gone.png'}: a broken link" in message
     assert len(dm.cache) == 5
 
@@ -197,3 +197,67 @@ def test_no_readable_image_keeps_every_reason(tmp_path):
     assert listing.read_text().splitlines() == message.splitlines()[1:][0:2] or \
         sorted(listing.read_text().splitlines()) == sorted(line.strip() for line in message.splitlines()[1:])
     assert not list((tmp_path / "c").glob("*.partial-*"))
+
+
+def test_links_that_lead_nowhere_or_twice_to_one_place_are_named_and_each_image_is_read_once(tmp_path):
+    root = tmp_path / "photos"
+    save_images(root / "cat", 2, seed=1)
+    save_images(root / "zebra", 2, seed=2)
+    (root / "dog").symlink_to(tmp_path / "unmounted" / "dog", target_is_directory=True)  # a disk not mounted
+    (root / "cat" / "again").symlink_to(root / "zebra", target_is_directory=True)  # a second path to zebra
+    (root / "zebra" / "copy.png").symlink_to(root / "zebra" / "000.png")  # a second path to one file
+    save_images(root, 1, seed=3)  # an image directly in the root
+    dm = ImageFolderDataModule(str(root), resolution=16, labelled=True, num_workers=0, cache_dir=str(tmp_path / "c"))
+    with pytest.warns(UserWarning) as record:
+        dm.setup("fit")
+    message = "\n".join(str(w.message) for w in record)
+    assert f"{root / 'dog'}: a broken link" in message
+    assert "1 images lie directly in the root, in no class folder" in message
+    assert f"{root / 'zebra'}: another path to a folder already read, not read again" in message
+    assert f"{root / 'cat' / 'again' / 'copy.png'}: another path to a file already read, not read again" in message
+    assert dm.classes == ["cat"] and len(dm.cache) == 4  # zebra's images came first through cat/again
+    assert "1 class folders hold no images and are not classes: zebra" in message
+    unlabelled = ImageFolderDataModule(str(root / "cat"), resolution=16, num_workers=0, cache_dir=str(tmp_path / "d"))
+    (root / "cat" / "part2").symlink_to(tmp_path / "unmounted" / "part2", target_is_directory=True)
+    with pytest.warns(UserWarning, match=f"{root / 'cat' / 'part2'}: a broken link"):
+        unlabelled.setup("fit")
+
+
+def test_a_web_of_links_is_read_in_linear_time(tmp_path):
+    """Each folder links twice to the next: 2**depth paths, one image."""
+    import time
+
+    depth = 24
+    for level in range(depth):
+        (tmp_path / "web" / f"l{level}").mkdir(parents=True)
+    save_images(tmp_path / "web" / f"l{depth - 1}", 1)
+    for level in range(depth - 1):
+        for name in ("a", "b"):
+            (tmp_path / "web" / f"l{level}" / name).symlink_to(tmp_path / "web" / f"l{level + 1}")
+    started = time.perf_counter()
+    from datamodules.image_folder import ImageWalk
+
+    walk = ImageWalk(tmp_path / "web" / "l0")
+    assert len(list(walk.images(walk.root))) == 1 and time.perf_counter() - started < 10
+    assert len(walk.problems) == depth - 1  # each second link named once
+
+
+def test_the_command_lines_class_count_is_the_datas_with_a_link_back_to_the_root(tmp_path):
+    root = tmp_path / "photos"
+    save_images(root / "a", 2)
+    (root / "b").mkdir()
+    (root / "b" / "up").symlink_to(root, target_is_directory=True)
+    assert ImageFolderDataModule.declared_classes(root=str(root), labelled=True) == 1
+    dm = ImageFolderDataModule(str(root), resolution=16, labelled=True, num_workers=0, cache_dir=str(tmp_path / "c"))
+    cached(dm)
+    assert dm.classes == ["a"]
+
+
+def test_identifiers_with_any_line_break_in_a_name_stay_one_per_image(tmp_path):
+    root = tmp_path / "photos"
+    paths = save_images(root, 4)
+    for path, odd in zip(paths, ["form\x0cfeed", "line\u2028sep", "next\x85line", "group\x1dsep"]):
+        path.rename(root / f"{odd}.png")
+    dm = ImageFolderDataModule(str(root), resolution=16, num_workers=0, cache_dir=str(tmp_path / "c"))
+    identifiers, _ = cached(dm)
+    assert len(identifiers) == 4 and identifiers[0] == f"{root}/form\x0cfeed.png"

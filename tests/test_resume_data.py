@@ -44,16 +44,19 @@ def global_stream(keys_by_rank: list[list], world: int) -> list[int]:
 def test_the_stream_continues_exactly_across_world_and_batch_sizes(plan):
     """(world size, batch per rank, batches) legs; the global order equals one rank's uninterrupted stream, so every
     data epoch shows each of the 23 images exactly once."""
-    straight = BatchStream(ODD, constant(1), lambda: 0, 1, seed=5)
-    reference = [straight.stream(k, 1)[0][0] for k in range(200)]
-    position, served = 0, []
+    straight = BatchStream(ODD, constant(1), lambda: 0, 1, seed=5, flip=True)
+    reference = [straight.stream(k, 1) for k in range(200)]
+    reference, reference_flips = [i[0] for i, _ in reference], [f[0] for _, f in reference]
+    position, served, flips = 0, [], []
     for world, batch, batches in plan:
-        ranks = [BatchStream(ODD, constant(batch), lambda: position, batch, num_replicas=world, rank=r, seed=5)
-                 for r in range(world)]
+        ranks = [BatchStream(ODD, constant(batch), lambda: position, batch, num_replicas=world, rank=r, seed=5,
+                             flip=True) for r in range(world)]
         keys = [[k for _, k in zip(range(batches), iter(s))] for s in ranks]
         served += global_stream(keys, world)
+        flips += [f for batches in zip(*keys) for j in range(batch) for f in [b.flips[j] for b in batches]]
         position += world * batch * batches
     assert served == reference[:len(served)] and len(served) > ODD
+    assert flips == reference_flips[:len(flips)] and 0 < sum(flips) < len(flips)  # flips too, whatever the cut
     assert sorted(served[:ODD]) == list(range(ODD))  # epoch 0: each image once, none skipped
 
 
