@@ -187,19 +187,37 @@ class Module:
         return None
 
 
+def at_iteration(g_steps: int, n_dis: int = 5) -> Module:
+    module = Module(d_steps=g_steps * n_dis)
+    module.g_steps = g_steps
+    return module
+
+
 def test_lecam_anchors_follow_the_batches_then_their_moving_average_and_the_penalty_matches_eq_4():
     lecam = LeCam(weight=0.3, decay=0.9, start=1)
     real, fake = torch.tensor([1.0, 3.0]), torch.tensor([-2.0, 0.0])
-    batch = StepBatch(Module(d_steps=0), None, None, None, fake, None, None, real)
+    batch = StepBatch(at_iteration(0), None, None, None, fake, None, None, real)
     assert float(lecam.penalty(batch)) == 0.0  # before `start`: anchors only
     assert torch.equal(lecam.anchors, torch.tensor([2.0, -1.0]))
     real2, fake2 = torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0])
-    batch = StepBatch(Module(d_steps=1), None, None, None, fake2, None, None, real2)
+    batch = StepBatch(at_iteration(2), None, None, None, fake2, None, None, real2)
     value = float(lecam.penalty(batch))
     a_r, a_f = 0.9 * 2.0 + 0.1 * 0.0, 0.9 * -1.0 + 0.1 * 1.0
     assert lecam.anchors.tolist() == pytest.approx([a_r, a_f])
     expected = max(0.0 - a_f, 0) ** 2 + max(a_r - 1.0, 0) ** 2
     assert value == pytest.approx(expected)
+
+
+def test_lecam_starts_after_start_training_iterations_not_d_steps():
+    """StudioGAN's CIFAR-10 recipe: start 1000 with 5 D steps per iteration. The anchors average from iteration
+    1000 and the term applies from iteration 1001 (worker.py: `current_step >= / > lecam_ema_start_iter`)."""
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([-2.0, 0.0])
+    for g_steps, decays, applies in ((200, False, False), (999, False, False), (1000, True, False), (1001, True, True)):
+        lecam = LeCam(weight=0.3, decay=0.5, start=1000)
+        lecam.anchors.fill_(10.0)
+        value = float(lecam.penalty(StepBatch(at_iteration(g_steps), None, None, None, fake, None, None, real)))
+        assert (lecam.anchors[0].item() == 6.0) == decays and (lecam.anchors[0].item() == 2.0) == (not decays)
+        assert (value > 0) == applies, g_steps  # at G step 200 (D step 1000) nothing yet
 
 
 class MeanD(torch.nn.Module):

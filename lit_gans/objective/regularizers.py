@@ -162,9 +162,12 @@ class LeCam(Regularizer):
     """LeCam regularisation (Tseng et al. 2021, Eq. 4, with the authors' ReLU): weight * (E[relu(D(x) - a_F)^2] +
     E[relu(a_R - D(G(z)))^2]), a_R and a_F moving averages (`decay`) of D's mean output on reals and fakes.
 
-    The anchors are buffers, so checkpoints carry them. Before D step `start` they follow the last batch
-    (decay 0) and the term is not applied, as in the authors' and StudioGAN's code; defaults are StudioGAN's
-    CIFAR-10 recipe (weight 0.3, decay 0.99, start 1000).
+    The anchors are buffers, so checkpoints carry them. `start` counts training iterations (generator steps, each
+    with its n_dis D steps), as both references do: before iteration `start` the anchors follow the last batch
+    (decay 0), and the term applies from iteration `start` + 1 on (StudioGAN, `worker.py`: the EMA decays from
+    `current_step >= lecam_ema_start_iter`, the term once `current_step > lecam_ema_start_iter`; the authors'
+    BigGAN code counts `itr` from 1 and so starts one iteration earlier). Defaults are StudioGAN's CIFAR-10 recipe
+    (weight 0.3, decay 0.99, start 1000).
     """
 
     name, phase = "lecam", "d"
@@ -181,9 +184,9 @@ class LeCam(Regularizer):
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(means)
             means /= dist.get_world_size()
-        step = batch.module.d_steps
-        self.anchors.copy_(torch.lerp(means, self.anchors, self.decay if step >= self.start else 0.0))
-        if step < self.start:
+        iteration = batch.module.g_steps  # iterations completed before this D step's
+        self.anchors.copy_(torch.lerp(means, self.anchors, self.decay if iteration >= self.start else 0.0))
+        if iteration <= self.start:
             return batch.logits_real.new_zeros((), dtype=torch.float32)
         anchor_real, anchor_fake = self.anchors
         return (torch.relu(batch.logits_real.float() - anchor_fake).square().mean()
