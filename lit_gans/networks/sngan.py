@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 
 from lit_gans.layers import ConditionalBatchNorm2d, DBlock, GBlock, apply_spectral_norm
+from lit_gans.layers.init import batchnorm_tables
 from lit_gans.networks.biggan import projection_head
 
 # resolution: (bottom size, G widths as fractions of ch, D widths as fractions of ch, D downsampling)
@@ -39,11 +40,15 @@ def check_resolution(resolution: int) -> None:
 
 
 def init_sngan(module: nn.Module) -> nn.Module:
-    """Glorot-uniform weights (gain sqrt(2) in residual convolutions, 1 elsewhere) and zero biases."""
+    """Glorot-uniform weights (gain sqrt(2) in residual convolutions, 1 elsewhere) and zero biases, as the
+    reference's Chainer initialisers. BatchNorm gains start at 1 and biases at 0, conditional or not, as Chainer's
+    `BatchNormalization` and the reference's `CategoricalConditionalBatchNormalization` do: their tables are not
+    re-initialised. D's class embedding (`l_y`) is Glorot-uniform, as the reference's."""
     residual = {id(m) for block in module.modules() if isinstance(block, (GBlock, DBlock))
                 for m in (block.conv1, block.conv2)}
+    batchnorm = batchnorm_tables(module, conditional=True)
     for layer in module.modules():
-        if isinstance(layer, (nn.Conv2d, nn.Linear, nn.Embedding)):
+        if isinstance(layer, (nn.Conv2d, nn.Linear, nn.Embedding)) and id(layer) not in batchnorm:
             nn.init.xavier_uniform_(layer.weight, gain=math.sqrt(2) if id(layer) in residual else 1.0)
             if getattr(layer, "bias", None) is not None:
                 nn.init.zeros_(layer.bias)

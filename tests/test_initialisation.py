@@ -1,0 +1,41 @@
+"""Where each network's BatchNorm gains and biases start, as its reference starts them.
+
+- SN-GAN (pfnet-research/sngan_projection, Chainer): `BatchNormalization` and
+  `CategoricalConditionalBatchNormalization` start at gamma 1, beta 0, conditional or not.
+- BigGAN, SAGAN (BigGAN-PyTorch): the class-conditional `ccbn` gain and bias layers are re-initialised by
+  `init_weights` with every other Linear and Embedding (gain 1 + W y); unconditional BatchNorms are its `bn`, whose
+  gain and bias Parameters start at 1 and 0, and `init_weights` does not touch them.
+"""
+import pytest
+import torch
+
+from lit_gans import SAGAN, SNGAN
+from lit_gans.layers import ConditionalBatchNorm2d
+
+
+def batchnorms(network) -> list[ConditionalBatchNorm2d]:
+    layers = [m for m in network.modules() if isinstance(m, ConditionalBatchNorm2d)]
+    assert layers
+    return layers
+
+
+def starts_plain(layer: ConditionalBatchNorm2d) -> bool:
+    """Gain 1 + 0 and bias 0 for every class."""
+    return bool(torch.all(layer.gain.weight == 0) and torch.all(layer.bias.weight == 0))
+
+
+@pytest.mark.parametrize("num_classes", [0, 10])
+def test_sngan_batchnorms_start_at_gain_one_and_bias_zero(num_classes):
+    model = SNGAN(resolution=32, num_classes=num_classes)
+    assert all(starts_plain(layer) for layer in batchnorms(model.generator))
+    if num_classes:  # D's projection embedding stays Glorot-uniform, as the reference's SNEmbedID
+        embedding = [m for m in model.discriminator.modules() if isinstance(m, torch.nn.Embedding)]
+        assert embedding and all(float(e.weight.abs().max()) > 0 for e in embedding)
+
+
+def test_sagan_unconditional_batchnorms_start_plain_and_conditional_ones_as_biggan_pytorch():
+    unconditional = SAGAN(resolution=32, z_dim=16, ch=8, num_classes=0, attn_res=16)
+    assert all(starts_plain(layer) for layer in batchnorms(unconditional.generator))
+    conditional = SAGAN(resolution=32, z_dim=16, ch=8, num_classes=10, attn_res=16)
+    tables = batchnorms(conditional.generator)
+    assert not any(starts_plain(layer) for layer in tables)  # BigGAN-PyTorch's init_weights reaches ccbn
