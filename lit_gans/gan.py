@@ -62,6 +62,8 @@ class GAN(pl.LightningModule):
         augment: a differentiable transform of every image D sees (`lit_gans.objective.Augment`; identity if None).
         n_dis: discriminator steps per generator step.
         accumulate: micro-batches per optimizer step (the effective batch is batch_size * accumulate * world size).
+        g_batch_multiple: G's step trains on this many times D's batch of fakes (sngan_projection: n_gen_samples
+            128 with batchsize 64, so 2; BigGAN-PyTorch's G_batch_size / batch_size). D always sees the data's batch.
         lr_g, lr_d: Adam learning rates of G and D (two time-scale update rule).
         betas_g, betas_d: Adam betas of G and D.
         adam_eps: Adam epsilon for both.
@@ -98,6 +100,7 @@ class GAN(pl.LightningModule):
         augment: Augment | None = None,
         n_dis: int = 1,
         accumulate: int = 1,
+        g_batch_multiple: int = 1,
         lr_g: float = 1e-4,
         lr_d: float = 4e-4,
         betas_g: tuple[float, float] = (0.0, 0.9),
@@ -119,6 +122,8 @@ class GAN(pl.LightningModule):
             raise ValueError(f"n_dis must be at least 1, got {n_dis}")
         if accumulate < 1:
             raise ValueError(f"accumulate must be at least 1, got {accumulate}")
+        if g_batch_multiple < 1:
+            raise ValueError(f"g_batch_multiple must be at least 1, got {g_batch_multiple}")
         if grad_clip is not None and grad_clip <= 0:
             raise ValueError(f"grad_clip must be positive (or None for no clipping), got {grad_clip}")
         if max_nonfinite < 1:
@@ -133,6 +138,7 @@ class GAN(pl.LightningModule):
         self.objective = Objective(loss, regularizers, augment)
         self.z_dim, self.num_classes, self.loss = z_dim, num_classes, loss
         self.n_dis, self.accumulate, self.seed, self.max_nonfinite = n_dis, accumulate, seed, max_nonfinite
+        self.g_batch_multiple = g_batch_multiple
         self.truncation_style = truncation_style
         self.init_from, self.freeze_d, self.init_lr_scale = init_from, freeze_d, init_lr_scale
         self._initial_weights: InitialWeights | None = None
@@ -262,7 +268,7 @@ class GAN(pl.LightningModule):
             self._d_window_finite = True
             self.d_steps += 1
             if self.d_steps % self.n_dis == 0:
-                self._generator_step(opt_g, n)
+                self._generator_step(opt_g, n * self.g_batch_multiple)
 
     def _generator_step(self, opt_g, n: int) -> None:
         total, finite = 0.0, True
@@ -473,6 +479,7 @@ class GAN(pl.LightningModule):
             "generator_breakdown": parameter_breakdown(self.generator),
             "discriminator_breakdown": parameter_breakdown(self.discriminator),
             "objective": repr(self.objective),
+            "batches": f"D {self.n_dis} step(s) per G step; G trains on {self.g_batch_multiple}x D's batch of fakes",
             "hparams": dict(self.hparams),
         }
         for name, network in (("generator", self.generator), ("discriminator", self.discriminator)):

@@ -84,3 +84,22 @@ def test_the_base_class_loads_any_lit_gans_checkpoint_as_its_model(tiny_sagan_kw
     torch.save(checkpoint, tmp_path / "foreign.ckpt")
     with pytest.raises(ValueError, match="not written by a lit-gans model"):
         GAN.load_from_checkpoint(tmp_path / "foreign.ckpt")
+
+
+def test_g_trains_on_a_multiple_of_ds_batch_and_resumes_exactly(tiny_sagan_kwargs, tmp_path):
+    """sngan_projection trains G on n_gen_samples 128 with a D batch of 64 (g_batch_multiple 2)."""
+    kwargs = {**tiny_sagan_kwargs, "g_batch_multiple": 2}
+    model = SAGAN(**kwargs)
+    sizes = []
+    model.generator.register_forward_hook(lambda module, args, output: sizes.append((module.training, len(output))))
+    make_trainer(StopAt(g_steps=2)).fit(model, digits(batch_size=8))
+    assert sizes and {n for _, n in sizes} == {8, 16}  # D's fakes 8, G's step 16
+    assert model.describe()["batches"] == "D 1 step(s) per G step; G trains on 2x D's batch of fakes"
+    straight, _ = train(kwargs, 6)
+    train(kwargs, 3, save_to=tmp_path / "half.ckpt")
+    resumed, _ = train(kwargs, 6, ckpt_path=tmp_path / "half.ckpt")
+    expected = straight.state_dict()
+    for name, value in resumed.state_dict().items():
+        assert torch.allclose(value.float(), expected[name].float(), atol=1e-6), name
+    with pytest.raises(ValueError, match="g_batch_multiple must be at least 1"):
+        SAGAN(**{**kwargs, "g_batch_multiple": 0})
