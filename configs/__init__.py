@@ -7,6 +7,12 @@ from importlib.resources import files
 from pathlib import Path
 
 DEFAULT = "sagan/digits"
+CARD = ".card.yaml"  # a recipe's card: the reference's settings, with file and line (tests/test_recipe_cards.py)
+
+
+def recipes() -> list[Path]:
+    """Every installed recipe file (not the cards beside them)."""
+    return sorted(p for p in Path(str(files(__name__))).rglob("*.yaml") if not p.name.endswith(CARD))
 
 
 def recipe(name: str = DEFAULT) -> Path:
@@ -14,6 +20,6 @@ def recipe(name: str = DEFAULT) -> Path:
     root = Path(str(files(__name__)))
     path = root / (name if name.endswith(".yaml") else f"{name}.yaml")
     if not path.is_file():
-        known = sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+        known = [str(p.relative_to(root).with_suffix("")) for p in recipes()]
         raise FileNotFoundError(f"no recipe {name!r}; the recipes are {known}")
     return path
