@@ -1,7 +1,8 @@
 """Every recipe card (configs/<family>/<name>.card.yaml) against its recipe: each setting the reference's own files
 state is either what the recipe runs, or a listed deviation with the value the recipe has and a reason.
 
-A setting is checked one way: `config` (a path into the recipe YAML, or a product of paths: "a * b"), `absent` (a
+A setting is checked one way: `config` (a path into the recipe YAML, or a product of paths: "a * b"; a model
+argument the recipe leaves out is the model class's default), `absent` (a
 path the recipe must not have, e.g. a callback the reference does not use), `default` ("model.<argument>": the
 recipe leaves it at the model class's default) or `test` (a test of this suite that checks it, which must exist).
 """
@@ -39,7 +40,13 @@ def lookup(config: dict, path: str):
 
 
 def evaluate(config: dict, expression: str):
-    values = [lookup(config, term.strip()) for term in expression.split("*")]
+    """A path, or a product of paths; a model argument the recipe leaves out is the model class's default."""
+    values = []
+    for term in (t.strip() for t in expression.split("*")):
+        value = lookup(config, term)
+        if value is MISSING and term.startswith("model.init_args."):
+            value = class_default(config, term.rsplit(".", 1)[1])
+        values.append(value)
     if any(v is MISSING for v in values):
         return MISSING
     return math.prod(values) if len(values) > 1 else values[0]
