@@ -39,3 +39,15 @@ def test_sagan_unconditional_batchnorms_start_plain_and_conditional_ones_as_bigg
     conditional = SAGAN(resolution=32, z_dim=16, ch=8, num_classes=10, attn_res=16)
     tables = batchnorms(conditional.generator)
     assert not any(starts_plain(layer) for layer in tables)  # BigGAN-PyTorch's init_weights reaches ccbn
+
+
+def test_training_latents_are_standard_normal():
+    """Every reference draws z ~ N(0, I) for training (sngan_projection `sample_continuous`, BigGAN-PyTorch
+    `prepare_z_y`, StudioGAN `sample_normal`)."""
+    from scipy import stats
+
+    from lit_gans.latents import sample_latents
+
+    z = sample_latents(4000, 64, generator=torch.Generator().manual_seed(0)).flatten().numpy()
+    assert stats.kstest(z, "norm").pvalue > 0.01
+    assert stats.kstest(z * 1.1, "norm").pvalue < 1e-6  # the test tells a 10% wider spread apart
