@@ -1,8 +1,8 @@
 """Every recipe card (configs/<family>/<name>.card.yaml) against its recipe: each setting the reference's own files
 state is either what the recipe runs, or a listed deviation with the value the recipe has and a reason.
 
-A setting is checked one way: `config` (a path into the recipe YAML, or a product of paths: "a * b"; a model
-argument the recipe leaves out is the model class's default), `absent` (a
+A setting is checked one way: `config` (a path into the recipe YAML, or a product of paths: "a * b"; an argument
+the recipe leaves out is its class's default), `absent` (a
 path the recipe must not have, e.g. a callback the reference does not use), `default` ("model.<argument>": the
 recipe leaves it at the model class's default) or `test` (a test of this suite that checks it, which must exist).
 """
@@ -23,13 +23,17 @@ MISSING = object()
 
 
 def lookup(config: dict, path: str):
-    """A value of the recipe by dotted path; `callbacks[Name]` picks the callback whose class is Name."""
-    value = config
+    """A value of the recipe by dotted path; `callbacks[Name]` picks the callback whose class is Name. An argument
+    that a class's init_args leave out is that class's default (the value that runs)."""
+    value, owner = config, None
     for part in path.split("."):
         match = re.fullmatch(r"(\w+)\[(\w+)\]", part)
         key = match.group(1) if match else part
-        if not isinstance(value, dict) or key not in value:
+        if not isinstance(value, dict):
             return MISSING
+        if key not in value:
+            return class_default(owner, key) if owner is not None else MISSING
+        owner = value.get("class_path") if key == "init_args" else None
         value = value[key]
         if match:
             found = [c for c in value if isinstance(c, dict) and c.get("class_path", "").split(".")[-1] == match.group(2)]
@@ -40,21 +44,16 @@ def lookup(config: dict, path: str):
 
 
 def evaluate(config: dict, expression: str):
-    """A path, or a product of paths; a model argument the recipe leaves out is the model class's default."""
-    values = []
-    for term in (t.strip() for t in expression.split("*")):
-        value = lookup(config, term)
-        if value is MISSING and term.startswith("model.init_args."):
-            value = class_default(config, term.rsplit(".", 1)[1])
-        values.append(value)
+    """A path, or a product of paths."""
+    values = [lookup(config, term.strip()) for term in expression.split("*")]
     if any(v is MISSING for v in values):
         return MISSING
     return math.prod(values) if len(values) > 1 else values[0]
 
 
-def class_default(config: dict, argument: str):
-    """The default of `argument` in the recipe's model class (or the first base class that takes it)."""
-    module, name = config["model"]["class_path"].rsplit(".", 1)
+def class_default(class_path: str, argument: str):
+    """The default of `argument` in the class `class_path` names (or the first base class that takes it)."""
+    module, name = class_path.rsplit(".", 1)
     for cls in getattr(importlib.import_module(module), name).__mro__:
         parameters = inspect.signature(cls.__init__).parameters
         if argument in parameters and parameters[argument].default is not inspect.Parameter.empty:
@@ -93,8 +92,8 @@ def test_the_recipe_runs_what_its_card_says_or_lists_why_not(path):
             if lookup(config, setting["absent"]) is not MISSING and name not in deviations:
                 problems.append(f"{name}: the reference has {setting['reference']}, the recipe has {setting['absent']}")
             continue
-        ours = (class_default(config, setting["default"].split(".", 1)[1]) if "default" in setting
-                else evaluate(config, setting["config"]))
+        ours = (class_default(config["model"]["class_path"], setting["default"].split(".", 1)[1])
+                if "default" in setting else evaluate(config, setting["config"]))
         assert ours is not MISSING, f"{name}: the recipe does not state {setting.get('config') or setting['default']}"
         if name in deviations:
             assert same(ours, deviations[name]["ours"]), f"{name}: the deviation says {deviations[name]['ours']}, " \
