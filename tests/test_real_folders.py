@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from datamodules import CelebADataModule, ImageFolderDataModule, ImageNetDataModule
-from datamodules.image_cache import build_image_cache, escape
+from datamodules.image_cache import escape
 from test_datasets import celeba_root  # noqa: F401 (a fixture)
 
 

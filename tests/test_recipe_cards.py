@@ -10,7 +10,6 @@ import importlib
 import inspect
 import math
 import re
-from pathlib import Path
 
 import pytest
 import yaml
