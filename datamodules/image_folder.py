@@ -33,6 +33,7 @@ class ImageWalk:
     def __init__(self, root: Path):
         self.root, self.problems = root, []
         self.read: set[tuple[int, int]] = set()  # folders and files already read, by (device, inode)
+        self.root_key = identity(root.stat())
 
     def entries(self, folder: Path) -> list[os.DirEntry]:
         """The entries of `folder` that are not ignored, sorted by name (so which of two paths to one file is
@@ -60,7 +61,7 @@ class ImageWalk:
             try:
                 if entry.is_dir():  # follows a link
                     key = identity(entry.stat())
-                    if key in ancestors or key == identity(self.root.stat()):
+                    if key in ancestors or key == self.root_key:
                         self.problems.append(f"{path}: a link to a folder that holds it, not followed")
                     elif key in self.read:
                         self.problems.append(f"{path}: another path to a folder already read, not read again")
