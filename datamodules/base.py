@@ -214,7 +214,7 @@ class GANDataModule(pl.LightningDataModule):
             self.schedule,
             position=self._images_shown,
             base_batch_size=self.batch_size,
-            num_replicas=trainer.world_size if trainer else 1,
+            num_replicas=self._world_size(),
             rank=trainer.global_rank if trainer else 0,
             seed=self.seed,
             flip=self.flip,
@@ -227,6 +227,9 @@ class GANDataModule(pl.LightningDataModule):
         """(uint8 images, labels, alpha) -> (float images in [-1, 1], faded in by alpha, labels)."""
         images, labels, alpha = batch
         return fade(images.float() / 127.5 - 1, alpha), labels
+
+    def _world_size(self) -> int:
+        return self.trainer.world_size if self.trainer is not None else 1
 
     def _images_shown(self) -> int:
         """Images the model has trained on, summed over all ranks: the position in the stream (0 outside a Trainer)."""
@@ -255,7 +258,7 @@ class GANDataModule(pl.LightningDataModule):
             return {}
         return {DATA_RECORD: 1, "images": self.content_fingerprint(), "count": self.num_images, "seed": self.seed,
                 "flip": self.flip, "batch_size": self.batch_size, "batch_sizes": dict(self.batch_sizes),
-                "world_size": self.trainer.world_size if self.trainer is not None else 1}
+                "world_size": self._world_size()}
 
     def load_state_dict(self, state: dict) -> None:
         """Resume from a checkpoint's data record: other images are refused (unless `resume_with_other_data`);
@@ -278,7 +281,7 @@ class GANDataModule(pl.LightningDataModule):
         if changed:
             rank_zero_warn(f"resuming with data {' and '.join(changed)}: the images from image {position:,} on follow "
                            "another order than the uninterrupted run's")
-        world_size = self.trainer.world_size if self.trainer is not None else 1
+        world_size = self._world_size()
         cut = (self.batch_size, dict(self.batch_sizes), world_size)
         if cut != (state["batch_size"], dict(state["batch_sizes"]), state["world_size"]):
             per_resolution = lambda sizes: f" ({sizes} by resolution)" if sizes else ""
