@@ -1,7 +1,8 @@
 """The paper recipes as LightningCLI configs, one YAML per recipe, shipped inside the package.
 
-`lit-gans fit` with no --config runs `sagan/digits.yaml`; `lit-gans fit --config configs/biggan/digits.yaml` reads
-a file from a checkout, and `recipe("biggan/digits")` finds the installed copy of a recipe from anywhere.
+`lit-gans fit` with no --config runs `sagan/digits.yaml`. `--config configs/biggan/digits.yaml` (or
+`biggan/digits`) reads that file where it exists, and otherwise the installed recipe of that name (`installed`), so
+the README's commands work from any folder; `recipe("biggan/digits")` finds the installed copy from Python.
 """
 from importlib.resources import files
 from pathlib import Path
@@ -23,3 +24,14 @@ def recipe(name: str = DEFAULT) -> Path:
         known = [str(p.relative_to(root).with_suffix("")) for p in recipes()]
         raise FileNotFoundError(f"no recipe {name!r}; the recipes are {known}")
     return path
+
+
+def installed(value: str) -> Path | None:
+    """The installed recipe that a --config value names when no such file exists here: "configs/biggan/cifar32.yaml",
+    "biggan/cifar32.yaml" or "biggan/cifar32"; None when the file exists (a local file always wins) or no recipe has
+    that name."""
+    if Path(value).expanduser().exists():
+        return None
+    name = value.removeprefix("./").removeprefix("configs/")
+    path = Path(str(files(__name__))) / (name if name.endswith(".yaml") else f"{name}.yaml")
+    return path if path.is_file() and not path.name.endswith(CARD) else None

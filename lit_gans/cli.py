@@ -10,6 +10,7 @@ and `convert` (released weights to a lit-gans checkpoint, `lit_gans.convert`).
     lit-gans describe --config configs/sagan/imagenet128.yaml
     lit-gans evaluate --config configs/sagan/digits.yaml --ckpt_path runs/.../last.ckpt --num_samples 10000
     lit-gans convert --source pytorch-pretrained-biggan --weights biggan-deep-128/pytorch_model.bin --out deep128.ckpt
+    lit-gans recipes                               # every installed recipe; --config takes its name from any folder
 
 With no --config, the recipe `configs/sagan/digits.yaml` applies (the file itself, installed with the package). A
 --config that names a model is a whole recipe and replaces it, so a recipe is exactly its own file; a --config
@@ -276,6 +277,17 @@ def main(args: list[str] | None = None, run: bool = True) -> GANCLI:
         from lit_gans.convert import main as convert
 
         return convert(argv[1:])
+    if run and isinstance(argv, list) and argv[:1] == ["recipes"]:
+        print(recipe_table())
+        return None
+    if isinstance(argv, list):
+        found = find_recipes(argv)
+        if found != argv:
+            if args is None:
+                sys.argv[1:] = found
+            else:
+                args = found
+            argv = found
     defaults = {"default_config_files": [] if names_a_recipe(argv) else [str(configs.recipe())]}
     return GANCLI(
         GAN,
@@ -290,6 +302,48 @@ def main(args: list[str] | None = None, run: bool = True) -> GANCLI:
         args=args,
         run=run,
     )
+
+
+def find_recipes(argv: list[str]) -> list[str]:
+    """`argv` with every --config value that names no file here but an installed recipe replaced by that recipe's
+    path (`configs.installed`), saying so in one line on stderr: the README's `--config configs/...` works from any
+    folder after `pip install`."""
+    found, previous = [], None
+    for arg in argv:
+        flag, value = (arg.split("=", 1) + [None])[:2] if str(arg).startswith("--config=") else (None, None)
+        value = value if flag else (arg if previous == "--config" else None)
+        path = configs.installed(value) if value else None
+        if path is not None:
+            print(f"lit-gans: --config {value}: no such file here, using the installed recipe {path}", file=sys.stderr)
+            arg = f"--config={path}" if flag else str(path)
+        found.append(arg)
+        previous = arg
+    return found
+
+
+def recipe_table() -> str:
+    """`lit-gans recipes`: every installed recipe with its model, data, resolution, devices, parameter counts and
+    source (the first line of its header comment)."""
+    import re
+
+    rows = ["| recipe | model | data | px | devices | G / D parameters | source |", "|---|---|---|---|---|---|---|"]
+    root = configs.recipe().parents[1]
+    for path in configs.recipes():
+        text = path.read_text()
+        recipe = yaml.safe_load(text)
+        model, data = recipe.get("model") or {}, recipe.get("data") or {}
+        counts = re.search(r"Parameters: G ([\d,]+), D ([\d,]+)", text)
+        header = next((line[1:].strip() for line in text.splitlines() if line.startswith("#")), "").split(":")[0]
+        if header.count("(") > header.count(")"):  # a parenthesis the next line closes
+            header = header[:header.rindex("(")].strip()
+        rows.append(" | ".join([
+            f"| {path.relative_to(root).with_suffix('')}", model.get("class_path", "").split(".")[-1],
+            data.get("class_path", "").split(".")[-1].removesuffix("DataModule"),
+            str((data.get("init_args") or {}).get("resolution", "")),
+            str((recipe.get("trainer") or {}).get("devices", 1)),
+            f"{counts.group(1)} / {counts.group(2)}" if counts else "",
+            header + " |"]))
+    return "\n".join(rows) + "\n\nRun one from any folder: lit-gans fit --config <recipe> (e.g. biggan/cifar32)."
 
 
 def names_a_recipe(argv) -> bool:

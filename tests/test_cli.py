@@ -369,3 +369,32 @@ def test_the_notices_hidden_from_users_come_back_in_debug_mode(monkeypatch, capl
         assert shown() == ["lower the learning rate"]
         monkeypatch.setenv("LIT_GANS_DEBUG", "1")
         assert len(shown()) == 4
+
+
+def test_recipes_are_found_by_path_or_name_from_any_folder(tmp_path):
+    """As a pip user runs the README's commands: from a folder without configs/, on the installed package."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
+    for value in ("configs/sngan/cifar32.yaml", "sngan/cifar32"):
+        done = subprocess.run([sys.executable, "-m", "lit_gans", "describe", "--config", value], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert f"lit-gans: --config {value}: no such file here, using the installed recipe " in done.stderr
+        description = json.loads(done.stdout.strip().splitlines()[-1])
+        assert (description["generator_params"], description["discriminator_params"]) == (4_276_739, 1_053_825)
+    local = tmp_path / "configs" / "sngan" / "cifar32.yaml"  # a file of that path here wins
+    local.parent.mkdir(parents=True)
+    local.write_text((ROOT / "configs/sngan/cifar32.yaml").read_text().replace("g_ch: 256", "g_ch: 128"))
+    done = subprocess.run([sys.executable, "-m", "lit_gans", "describe", "--config", "configs/sngan/cifar32.yaml"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "installed recipe" not in done.stderr, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["generator_params"] < 4_276_739
+    listed = subprocess.run([sys.executable, "-m", "lit_gans", "recipes"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    rows = [line for line in listed.stdout.splitlines() if line.startswith("| ") and not line.startswith("| recipe")]
+    assert len(rows) == len(configs.recipes())
+    assert "| sngan/cifar32 | SNGAN | CIFAR10 | 32 | 1 | 4,276,739 / 1,053,825 |" in listed.stdout
