@@ -30,6 +30,8 @@ from pathlib import Path
 
 import yaml
 from pytorch_lightning import LightningDataModule, Trainer
+from jsonargparse import ActionConfigFile
+from pytorch_lightning import __version__ as pl_version
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.utilities import rank_zero_warn
 
@@ -60,9 +62,73 @@ class SaveRunConfig(SaveConfigCallback):
             logger.log_hyperparams({"config": config})
 
 
+class OneLineParser(LightningArgumentParser):
+    """LightningCLI's parser, whose mistakes (an unknown option, a class path that does not exist, a value of the
+    wrong type) end with one line on stderr, with the nearest valid option or class where one is close, and exit
+    status 2; LIT_GANS_DEBUG=1 shows jsonargparse's usage and full message instead."""
+
+    def error(self, message: str, ex: Exception | None = None):
+        if not self.exit_on_error or debugging():
+            return super().error(message, ex)
+        parser = getattr(ex, "subcommand_parser", None) or self
+        words = parser.prog.replace("[options]", "").split()
+        command = " ".join(["lit-gans", *words[1:]])
+        sys.stderr.write(f"lit-gans: error: {one_line(message, parser)} ({command} --help lists the options)\n")
+        self.exit(2)
+
+
+def one_line(message: str, parser) -> str:
+    """A jsonargparse error message as one line, with "did you mean ...?" for a mistyped option, class path or
+    class argument."""
+    import difflib
+    import importlib
+    import re
+
+    def nearest(name: str, candidates, cutoff: float = 0.6) -> str:
+        close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
+        return f"; did you mean {close[0]}?" if close else ""
+
+    unknown = re.match(r"unrecognized arguments: (.*)", message.strip())
+    if unknown:
+        options = [o for o in parser._option_string_actions if o.startswith("--")]
+        tips = [nearest(token.split("=", 1)[0], options, 0.75) for token in unknown.group(1).split()
+                if token.startswith("--")]
+        return f"unrecognized arguments: {unknown.group(1)}" + "".join(tip for tip in tips if tip)
+    wrong_class = re.search(r"Problem with given class_path '([\w.]+)':\s*\n\s*(.+)", message)
+    if wrong_class:
+        path, reason = wrong_class.groups()
+        module_name, _, name = path.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return f"{path}: {reason.strip()}"
+        option = re.match(r"Option '(\w+)' is not accepted", reason.strip())
+        if option and hasattr(module, name):
+            import inspect
+
+            accepted = {p for cls in getattr(module, name).__mro__ if "__init__" in vars(cls)
+                        for p in inspect.signature(cls.__init__).parameters} - {"self", "args", "kwargs"}
+            return f"{path} takes no option {option.group(1)!r}{nearest(option.group(1), accepted)}"
+        classes = [f"{module_name}.{n}" for n in dir(module) if n[:1].isupper()]
+        return f"{path}: {reason.strip()}" + (nearest(path, classes) if not hasattr(module, name) else "")
+    key = re.match(r'Parser key "([\w.]+)":\s*(.*)', message.strip(), re.S)
+    if key:
+        return f"--{key.group(1)}: {' '.join(key.group(2).split())}"
+    return " ".join(readable(Exception(message)).split())
+
+
 class GANCLI(LightningCLI):
     """LightningCLI with lit-gans' subcommands, the model shape taken from the data, and the GAN strategy for
     several processes."""
+
+    def init_parser(self, **kwargs) -> LightningArgumentParser:
+        """Lightning's parser, as `OneLineParser` (one-line mistakes)."""
+        kwargs.setdefault("dump_header", [f"pytorch_lightning=={pl_version}"])
+        parser = OneLineParser(**kwargs)
+        parser.add_argument("-c", "--config", action=ActionConfigFile,
+                            help="Path to a configuration file in json or yaml format, or the name of an installed "
+                                 "recipe (lit-gans recipes lists them).")
+        return parser
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:

@@ -398,3 +398,33 @@ def test_recipes_are_found_by_path_or_name_from_any_folder(tmp_path):
     rows = [line for line in listed.stdout.splitlines() if line.startswith("| ") and not line.startswith("| recipe")]
     assert len(rows) == len(configs.recipes())
     assert "| sngan/cifar32 | SNGAN | CIFAR10 | 32 | 1 | 4,276,739 / 1,053,825 |" in listed.stdout
+
+
+MISTAKES = [
+    (["fit", "--trainer.max_stpes", "6"],
+     "unrecognized arguments: --trainer.max_stpes 6; did you mean --trainer.max_steps?"),
+    (["fit", "--model", "lit_gans.SAGANN"], "did you mean lit_gans.SAGAN?"),
+    (["fit", "--data", "datamodules.ImageFolder"], "did you mean datamodules.ImageFolderDataModule?"),
+    (["fit", "--model.init_args.n_dsi=1"], "lit_gans.SAGAN takes no option 'n_dsi'; did you mean n_dis?"),
+    (["fit", "--trainer.max_steps", "abc"], "--trainer.max_steps: Expected a <class 'int'>. Got value: abc"),
+    (["sample", "--nmu", "3"], "did you mean --num?"),
+]
+
+
+def test_a_mistyped_option_or_class_is_one_line_with_the_nearest_valid_one(tmp_path):
+    """Before: 51-61 lines of usage, then the message; now one line on stderr and exit status 2."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
+    for args, expected in MISTAKES:
+        done = subprocess.run([sys.executable, "-m", "lit_gans", *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 2, (args, done.stderr[-2000:])
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("lit-gans: error: ") and expected in lines[0], (args, lines)
+        assert lines[0].endswith(f"(lit-gans {args[0]} --help lists the options)")
+    debug = subprocess.run([sys.executable, "-m", "lit_gans", "fit", "--trainer.max_stpes", "6"], cwd=tmp_path,
+                           env={**env, "LIT_GANS_DEBUG": "1"}, capture_output=True, text=True, timeout=300)
+    assert debug.returncode != 0 and "usage:" in debug.stderr  # the full usage and message when debugging
