@@ -21,7 +21,9 @@ line or in a --config file); an explicit value that does not fit the data is ref
 A run's files go to <default_root_dir or runs>/lit-gans/<run id>/. `--ckpt_path` takes a checkpoint file, a run
 folder (its checkpoints/last.ckpt), `last` (the newest run's last checkpoint, `lit_gans.resume`) or Lightning's
 `hpc`; `fit` with any of them continues the run in its own folder and W&B run.
-Errors in the input end with the message and exit status 1; LIT_GANS_DEBUG=1 shows the traceback, and the
+A mistyped option, class path or value ends with one line naming the nearest valid one and exit status 2
+(`OneLineParser`); other errors in the input end with the message and exit status 1. LIT_GANS_DEBUG=1 shows the
+full usage or the traceback, and the
 dependencies' notices that the command line hides (`lit_gans.debug`).
 """
 import os
