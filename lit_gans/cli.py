@@ -23,8 +23,7 @@ folder (its checkpoints/last.ckpt), `last` (the newest run's last checkpoint, `l
 `hpc`; `fit` with any of them continues the run in its own folder and W&B run.
 A mistyped option, class path or value ends with one line naming the nearest valid one and exit status 2
 (`OneLineParser`); other errors in the input end with the message and exit status 1. LIT_GANS_DEBUG=1 shows the
-full usage or the traceback, and the
-dependencies' notices that the command line hides (`lit_gans.debug`).
+full usage or the traceback, and the dependencies' notices that the command line hides (`lit_gans.debug`).
 """
 import os
 import sys
