@@ -30,7 +30,10 @@ def installed(value: str) -> Path | None:
     """The installed recipe that a --config value names when no such file exists here: "configs/biggan/cifar32.yaml",
     "biggan/cifar32.yaml" or "biggan/cifar32"; None when the file exists (a local file always wins) or no recipe has
     that name."""
-    if Path(value).expanduser().exists():
+    try:
+        if Path(value).expanduser().exists():
+            return None
+    except (OSError, ValueError):  # not a path at all: an inline config string
         return None
     name = value.removeprefix("./").removeprefix("configs/")
     path = Path(str(files(__name__))) / (name if name.endswith(".yaml") else f"{name}.yaml")

@@ -95,26 +95,46 @@ def one_line(message: str, parser) -> str:
         tips = [nearest(token.split("=", 1)[0], options, 0.75) for token in unknown.group(1).split()
                 if token.startswith("--")]
         return f"unrecognized arguments: {unknown.group(1)}" + "".join(tip for tip in tips if tip)
-    wrong_class = re.search(r"Problem with given class_path '([\w.]+)':\s*\n\s*(.+)", message)
-    if wrong_class:
-        path, reason = wrong_class.groups()
-        module_name, _, name = path.rpartition(".")
+    # a nested message: keep its innermost reasons, label them with the innermost key or class, suggest the nearest
+    keys = re.findall(r'Parser key "([\w.]+)"', message)
+    classes = re.findall(r"Problem with given class_path '([\w.]+)'", message)
+    noise = ("Parser key", "Does not validate", "Subtypes:", "Errors:", "Given value", "Expected a <class 'NoneType'>",
+             "Problem with given class_path")
+    reasons = [line.strip().lstrip("- ").strip() for line in message.splitlines()]
+    reasons = [r for r in reasons if r and not r.startswith(noise)]
+    specific = [r for r in reasons if not r.startswith(("Expected a path but", "Expected a dot import path"))]
+    reasons = specific or reasons
+    tips = []
+    given = re.search(r"Given value: (\w+)\s*$", message, re.M)
+    if keys and keys[-1] in ("model", "data") and not classes and given:  # a short class name: --model SAGANN
+        package = importlib.import_module("lit_gans" if keys[-1] == "model" else "datamodules")
+        tips.append(nearest(given.group(1), [n for n in dir(package) if n[:1].isupper()]))
+    for module_name, name in re.findall(r"module '([\w.]+)' has no attribute '(\w+)'", message):
         try:
             module = importlib.import_module(module_name)
+            tips.append(nearest(f"{module_name}.{name}", [f"{module_name}.{n}" for n in dir(module) if n[:1].isupper()]))
         except ImportError:
-            return f"{path}: {reason.strip()}"
-        option = re.match(r"Option '(\w+)' is not accepted", reason.strip())
-        if option and hasattr(module, name):
+            pass
+    for option in re.findall(r"Option '(\w+)' is not accepted", message):
+        if classes:
             import inspect
 
-            accepted = {p for cls in getattr(module, name).__mro__ if "__init__" in vars(cls)
-                        for p in inspect.signature(cls.__init__).parameters} - {"self", "args", "kwargs"}
-            return f"{path} takes no option {option.group(1)!r}{nearest(option.group(1), accepted)}"
-        classes = [f"{module_name}.{n}" for n in dir(module) if n[:1].isupper()]
-        return f"{path}: {reason.strip()}" + (nearest(path, classes) if not hasattr(module, name) else "")
-    key = re.match(r'Parser key "([\w.]+)":\s*(.*)', message.strip(), re.S)
-    if key:
-        return f"--{key.group(1)}: {' '.join(key.group(2).split())}"
+            module_name, _, name = classes[-1].rpartition(".")
+            try:
+                cls = getattr(importlib.import_module(module_name), name)
+            except (ImportError, AttributeError):
+                continue
+            accepted = {p for c in cls.__mro__ if "__init__" in vars(c)
+                        for p in inspect.signature(c.__init__).parameters} - {"self", "args", "kwargs"}
+            tips.append(nearest(option, accepted))
+    if not reasons:
+        return " ".join(readable(Exception(message)).split())
+    label = f"--{keys[-1]}" if keys and not classes else (classes[-1] if classes else "")
+    if classes and keys and keys[-1] not in ("model", "data"):
+        label = f"{classes[-1]} {keys[-1]}"
+    if "has no attribute" in message:  # the reason names the class path itself
+        label = ""
+    return (f"{label}: " if label else "") + "; ".join(dict.fromkeys(reasons)) + "".join(t for t in tips if t)
     return " ".join(readable(Exception(message)).split())
 
 
@@ -306,9 +326,12 @@ def explicit_model_args(args) -> set[str]:
             given.add(arg[len(prefix):].split("=", 1)[0])
         if arg in ("--config", "-c") and i + 1 < len(args) or arg.startswith("--config="):
             path = Path(arg.split("=", 1)[1] if "=" in arg else args[i + 1])
-            if path.is_file():
-                model = (yaml.safe_load(path.read_text()) or {}).get("model") or {}
-                given |= set(model.get("init_args") or {}) if isinstance(model, dict) else set()
+            try:
+                content = yaml.safe_load(path.read_text()) if path.is_file() else None
+            except (OSError, ValueError, yaml.YAMLError):  # an inline config string, or a file the parser reports
+                content = None
+            model = (content.get("model") or {}) if isinstance(content, dict) else {}
+            given |= set(model.get("init_args") or {}) if isinstance(model, dict) else set()
     return given
 
 
@@ -377,8 +400,8 @@ def find_recipes(argv: list[str]) -> list[str]:
     folder after `pip install`."""
     found, previous = [], None
     for arg in argv:
-        flag, value = (arg.split("=", 1) + [None])[:2] if str(arg).startswith("--config=") else (None, None)
-        value = value if flag else (arg if previous == "--config" else None)
+        flag, value = (arg.split("=", 1) + [None])[:2] if str(arg).startswith(("--config=", "-c=")) else (None, None)
+        value = value if flag else (arg if previous in ("--config", "-c") else None)
         path = configs.installed(value) if value else None
         if path is not None:
             print(f"lit-gans: --config {value}: no such file here, using the installed recipe {path}", file=sys.stderr)
@@ -419,12 +442,12 @@ def names_a_recipe(argv) -> bool:
     (callbacks, trainer settings, other data) still builds on the default."""
     if isinstance(argv, dict):
         return "model" in argv
-    paths = [arg.split("=", 1)[1] for arg in argv if str(arg).startswith("--config=")]
-    paths += [value for flag, value in zip(argv, argv[1:]) if flag == "--config"]
+    paths = [arg.split("=", 1)[1] for arg in argv if str(arg).startswith(("--config=", "-c="))]
+    paths += [value for flag, value in zip(argv, argv[1:]) if flag in ("--config", "-c")]
     for path in paths:
         try:
             content = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError):
+        except (OSError, ValueError, yaml.YAMLError):
             continue  # the parser reports an unreadable config itself
         if isinstance(content, dict) and "model" in content:
             return True

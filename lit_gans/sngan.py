@@ -14,7 +14,7 @@ class SNGAN(GAN):
         z_dim: latent size (128).
         g_ch, d_ch: channel widths of G and D (None: the paper's, 256 / 128 at 32 px and 512 / 1024 at 48 px).
         num_classes: 0 for unconditional; else class-conditional BatchNorm in G and a projection head in D.
-        bn_eps, sn_eps: BatchNorm and spectral-norm epsilons.
+        bn_eps, sn_eps: BatchNorm and spectral-norm epsilons (2e-5: Chainer's BatchNormalization, the reference's).
         The remaining arguments are those of `lit_gans.GAN`.
     """
 
@@ -25,7 +25,7 @@ class SNGAN(GAN):
         g_ch: int | None = None,
         d_ch: int | None = None,
         num_classes: int = 0,
-        bn_eps: float = 1e-5,
+        bn_eps: float = 2e-5,
         sn_eps: float = 1e-8,
         loss: str = "hinge",
         n_dis: int = 5,

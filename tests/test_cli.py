@@ -405,7 +405,10 @@ MISTAKES = [
      "unrecognized arguments: --trainer.max_stpes 6; did you mean --trainer.max_steps?"),
     (["fit", "--model", "lit_gans.SAGANN"], "did you mean lit_gans.SAGAN?"),
     (["fit", "--data", "datamodules.ImageFolder"], "did you mean datamodules.ImageFolderDataModule?"),
-    (["fit", "--model.init_args.n_dsi=1"], "lit_gans.SAGAN takes no option 'n_dsi'; did you mean n_dis?"),
+    (["fit", "--model.init_args.n_dsi=1"], "lit_gans.SAGAN: Option 'n_dsi' is not accepted; did you mean n_dis?"),
+    (["fit", "--model.init_args.lr_g", "abc"], "lit_gans.SAGAN lr_g: Expected a <class 'float'>. Got value: abc"),
+    (["fit", '--model.init_args.regularizers=[{"class_path": "lit_gans.objective.LeCamm"}]'],
+     "module 'lit_gans.objective' has no attribute 'LeCamm'; did you mean lit_gans.objective.LeCam?"),
     (["fit", "--trainer.max_steps", "abc"], "--trainer.max_steps: Expected a <class 'int'>. Got value: abc"),
     (["sample", "--nmu", "3"], "did you mean --num?"),
 ]

@@ -14,7 +14,6 @@ import re
 import pytest
 import yaml
 
-import configs
 from conftest import ROOT
 
 CARDS = sorted((ROOT / "configs").rglob("*.card.yaml"))
@@ -75,7 +74,8 @@ def test_there_are_cards():
 @pytest.mark.parametrize("path", CARDS, ids=[str(p.relative_to(ROOT / "configs")) for p in CARDS])
 def test_the_recipe_runs_what_its_card_says_or_lists_why_not(path):
     card = yaml.safe_load(path.read_text())
-    config = yaml.safe_load(configs.recipe(card["recipe"]).read_text())
+    assert path.name == f"{card['recipe'].split('/')[-1]}.card.yaml" and path.parent.name == card["recipe"].split("/")[0]
+    config = yaml.safe_load((ROOT / "configs" / f"{card['recipe']}.yaml").read_text())  # the checkout's recipe
     deviations = card.get("deviations") or {}
     problems = []
     for name, setting in card["settings"].items():
@@ -91,8 +91,9 @@ def test_the_recipe_runs_what_its_card_says_or_lists_why_not(path):
             if lookup(config, setting["absent"]) is not MISSING and name not in deviations:
                 problems.append(f"{name}: the reference has {setting['reference']}, the recipe has {setting['absent']}")
             continue
-        ours = (class_default(config["model"]["class_path"], setting["default"].split(".", 1)[1])
-                if "default" in setting else evaluate(config, setting["config"]))
+        # `default: model.<argument>`: what runs, which is the class's default unless the recipe states the argument
+        path = f"model.init_args.{setting['default'].split('.', 1)[1]}" if "default" in setting else setting["config"]
+        ours = evaluate(config, path)
         assert ours is not MISSING, f"{name}: the recipe does not state {setting.get('config') or setting['default']}"
         if name in deviations:
             assert same(ours, deviations[name]["ours"]), f"{name}: the deviation says {deviations[name]['ours']}, " \

@@ -59,7 +59,7 @@ class SNGANGenerator(nn.Module):
     """z: (N, z_dim), y: (N,) int64 class or None -> images (N, 3, resolution, resolution) in [-1, 1]."""
 
     def __init__(self, resolution: int = 32, z_dim: int = 128, ch: int | None = None, num_classes: int = 0,
-                 bn_eps: float = 1e-5):
+                 bn_eps: float = 2e-5):
         super().__init__()
         check_resolution(resolution)
         self.bottom, widths, _, _ = LAYOUTS[resolution]
