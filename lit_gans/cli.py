@@ -319,19 +319,14 @@ def explicit_model_args(args) -> set[str]:
     default recipe): those are kept, the others follow the data."""
     if isinstance(args, dict):
         return set((args.get("model") or {}).get("init_args") or {})
-    given, args = set(), [str(a) for a in args]
-    for i, arg in enumerate(args):
+    given = set()
+    for arg in (str(a) for a in args):
         prefix = next((p for p in ("--model.init_args.", "--model.") if arg.startswith(p)), None)
         if prefix is not None:
             given.add(arg[len(prefix):].split("=", 1)[0])
-        if arg in ("--config", "-c") and i + 1 < len(args) or arg.startswith("--config="):
-            path = Path(arg.split("=", 1)[1] if "=" in arg else args[i + 1])
-            try:
-                content = yaml.safe_load(path.read_text()) if path.is_file() else None
-            except (OSError, ValueError, yaml.YAMLError):  # an inline config string, or a file the parser reports
-                content = None
-            model = (content.get("model") or {}) if isinstance(content, dict) else {}
-            given |= set(model.get("init_args") or {}) if isinstance(model, dict) else set()
+    for content in config_files(args):
+        model = content.get("model") or {}
+        given |= set(model.get("init_args") or {}) if isinstance(model, dict) else set()
     return given
 
 
@@ -442,16 +437,25 @@ def names_a_recipe(argv) -> bool:
     (callbacks, trainer settings, other data) still builds on the default."""
     if isinstance(argv, dict):
         return "model" in argv
-    paths = [arg.split("=", 1)[1] for arg in argv if str(arg).startswith(("--config=", "-c="))]
-    paths += [value for flag, value in zip(argv, argv[1:]) if flag in ("--config", "-c")]
-    for path in paths:
+    return any("model" in content for content in config_files(argv))
+
+
+def config_files(argv: list) -> list[dict]:
+    """The content of every --config (or -c) file in `argv` that reads as a YAML mapping; inline config strings
+    and files that cannot be read are left to the parser, which reports them."""
+    argv = [str(a) for a in argv]
+    values = [a.split("=", 1)[1] for a in argv if a.startswith(("--config=", "-c="))]
+    values += [value for flag, value in zip(argv, argv[1:]) if flag in ("--config", "-c")]
+    contents = []
+    for value in values:
         try:
-            content = yaml.safe_load(Path(path).read_text())
+            path = Path(value)
+            content = yaml.safe_load(path.read_text()) if path.is_file() else None
         except (OSError, ValueError, yaml.YAMLError):
-            continue  # the parser reports an unreadable config itself
-        if isinstance(content, dict) and "model" in content:
-            return True
-    return False
+            content = None
+        if isinstance(content, dict):
+            contents.append(content)
+    return contents
 
 
 def console() -> None:
