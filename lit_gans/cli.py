@@ -363,7 +363,7 @@ def main(args: list[str] | None = None, run: bool = True) -> GANCLI:
 
         return convert(argv[1:])
     if run and isinstance(argv, list) and argv[:1] == ["recipes"]:
-        print(recipe_table())
+        recipes(argv[1:])
         return None
     if isinstance(argv, list):
         found = find_recipes(argv)
@@ -406,6 +406,30 @@ def find_recipes(argv: list[str]) -> list[str]:
     return found
 
 
+def recipes(names: list[str]) -> None:
+    """`lit-gans recipes`: the table of recipes; `lit-gans recipes NAME...`: each recipe's card (the reference's
+    settings with file and line, what runs, each deviation and why). An unknown name is one line and exit 2."""
+    import difflib
+
+    from lit_gans import recipe_card
+
+    names = [n for n in names if n not in ("-h", "--help")]
+    if not names:
+        print(recipe_table())
+        return
+    known = [str(p.relative_to(configs.recipe().parents[1]).with_suffix("")) for p in configs.recipes()]
+    for name in names:
+        name = name.removeprefix("./").removeprefix("configs/").removesuffix(".yaml")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+            print(f"lit-gans recipes: no recipe {name!r}" + (f"; did you mean {' or '.join(close)}?" if close else
+                  "; lit-gans recipes lists them"), file=sys.stderr)
+            raise SystemExit(2)
+        card = recipe_card.card_path(name)
+        print(recipe_card.markdown(card) if card.is_file() else
+              f"{name}: this recipe names no published reference, so it has no card")
+
+
 def recipe_table() -> str:
     """`lit-gans recipes`: every installed recipe with its model, data, resolution, devices, parameter counts and
     source (the first line of its header comment)."""
@@ -428,7 +452,8 @@ def recipe_table() -> str:
             str((recipe.get("trainer") or {}).get("devices", 1)),
             f"{counts.group(1)} / {counts.group(2)}" if counts else "",
             header + " |"]))
-    return "\n".join(rows) + "\n\nRun one from any folder: lit-gans fit --config <recipe> (e.g. biggan/cifar32)."
+    return "\n".join(rows) + ("\n\nRun one from any folder: lit-gans fit --config <recipe> (e.g. biggan/cifar32). "
+                              "Its card (the reference's settings and every deviation): lit-gans recipes <recipe>.")
 
 
 def names_a_recipe(argv) -> bool:

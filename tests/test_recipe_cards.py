@@ -5,58 +5,20 @@ A setting is checked one way: `config` (a path into the recipe YAML, or a produc
 the recipe leaves out is its class's default), `absent` (a
 path the recipe must not have, e.g. a callback the reference does not use), `default` ("model.<argument>": the
 recipe leaves it at the model class's default) or `test` (a test of this suite that checks it, which must exist).
+What the reference leaves open is listed under `unstated`: the path, the value the recipe runs and why it was chosen.
 """
-import importlib
-import inspect
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 
 from conftest import ROOT
+from lit_gans.recipe_card import MISSING, checked_path, evaluate, lookup, markdown, page
 
 CARDS = sorted((ROOT / "configs").rglob("*.card.yaml"))
-MISSING = object()
-
-
-def lookup(config: dict, path: str):
-    """A value of the recipe by dotted path; `callbacks[Name]` picks the callback whose class is Name. An argument
-    that a class's init_args leave out is that class's default (the value that runs)."""
-    value, owner = config, None
-    for part in path.split("."):
-        match = re.fullmatch(r"(\w+)\[(\w+)\]", part)
-        key = match.group(1) if match else part
-        if not isinstance(value, dict):
-            return MISSING
-        if key not in value:
-            return class_default(owner, key) if owner is not None else MISSING
-        owner = value.get("class_path") if key == "init_args" else None
-        value = value[key]
-        if match:
-            found = [c for c in value if isinstance(c, dict) and c.get("class_path", "").split(".")[-1] == match.group(2)]
-            if not found:
-                return MISSING
-            value = found[0]
-    return value
-
-
-def evaluate(config: dict, expression: str):
-    """A path, or a product of paths."""
-    values = [lookup(config, term.strip()) for term in expression.split("*")]
-    if any(v is MISSING for v in values):
-        return MISSING
-    return math.prod(values) if len(values) > 1 else values[0]
-
-
-def class_default(class_path: str, argument: str):
-    """The default of `argument` in the class `class_path` names (or the first base class that takes it)."""
-    module, name = class_path.rsplit(".", 1)
-    for cls in getattr(importlib.import_module(module), name).__mro__:
-        parameters = inspect.signature(cls.__init__).parameters
-        if argument in parameters and parameters[argument].default is not inspect.Parameter.empty:
-            return parameters[argument].default
-    return MISSING
 
 
 def same(a, b) -> bool:
@@ -78,6 +40,10 @@ def test_the_recipe_runs_what_its_card_says_or_lists_why_not(path):
     config = yaml.safe_load((ROOT / "configs" / f"{card['recipe']}.yaml").read_text())  # the checkout's recipe
     deviations = card.get("deviations") or {}
     problems = []
+    for section, keys in (("settings", {"reference", "source", "config", "absent", "default", "test"}),
+                          ("deviations", {"reference", "ours", "reason"}), ("unstated", {"config", "ours", "reason"})):
+        for name, entry in (card.get(section) or {}).items():  # an unquoted comma in a {...} entry makes a new key
+            assert set(entry) <= keys, f"{section} {name}: unknown keys {set(entry) - keys} (quote the value)"
     for name, setting in card["settings"].items():
         assert setting.get("source"), f"{name}: no source (file and line of the reference)"
         ways = [key for key in ("config", "absent", "default", "test") if key in setting]
@@ -92,8 +58,7 @@ def test_the_recipe_runs_what_its_card_says_or_lists_why_not(path):
                 problems.append(f"{name}: the reference has {setting['reference']}, the recipe has {setting['absent']}")
             continue
         # `default: model.<argument>`: what runs, which is the class's default unless the recipe states the argument
-        path = f"model.init_args.{setting['default'].split('.', 1)[1]}" if "default" in setting else setting["config"]
-        ours = evaluate(config, path)
+        ours = evaluate(config, checked_path(setting))
         assert ours is not MISSING, f"{name}: the recipe does not state {setting.get('config') or setting['default']}"
         if name in deviations:
             assert same(ours, deviations[name]["ours"]), f"{name}: the deviation says {deviations[name]['ours']}, " \
@@ -104,4 +69,46 @@ def test_the_recipe_runs_what_its_card_says_or_lists_why_not(path):
                             f"{ours!r}, and the card lists no deviation")
     for name, deviation in deviations.items():
         assert {"reference", "ours", "reason"} <= set(deviation), f"deviation {name}: reference, ours and reason"
+    for name, choice in (card.get("unstated") or {}).items():
+        assert name not in card["settings"], f"{name}: the reference states it, so it is not unstated"
+        assert choice.get("reason"), f"unstated {name}: say why the recipe chose its value"
+        ours = evaluate(config, choice["config"])
+        if not same(ours, choice["ours"]):
+            problems.append(f"unstated {name}: the card says the recipe runs {choice['ours']!r}, it runs {ours!r}")
     assert not problems, "\n".join(problems)
+
+
+def test_every_recipe_that_cites_a_reference_has_a_card():
+    """A recipe whose header cites a paper (\"et al.\", arXiv) or a reference's code has a card; the digits recipes
+    and CelebA 64 (a SAGAN setting no paper ran) cite none."""
+    cites = re.compile(r"et al\.|arXiv|BigGAN-PyTorch|StudioGAN|sngan_projection|Theano|official code")
+    cited = [p for p in sorted((ROOT / "configs").rglob("*.yaml")) if not p.name.endswith(".card.yaml")
+             and cites.search(p.read_text().split("seed_everything")[0])]
+    assert len(cited) >= 13
+    missing = [str(p.relative_to(ROOT)) for p in cited if not p.with_name(p.stem + ".card.yaml").is_file()]
+    assert not missing, f"recipes that cite a reference without a card: {missing}"
+
+
+def test_the_docs_page_shows_every_card_as_it_is():
+    text = (ROOT / "docs/recipe-cards.md").read_text()
+    assert text == page(), "docs/recipe-cards.md is stale: python -m lit_gans.recipe_card > docs/recipe-cards.md"
+    for path in CARDS:
+        assert f"### {yaml.safe_load(path.read_text())['recipe']}" in text
+
+
+def test_a_card_shows_the_reference_what_runs_and_each_deviation(tmp_path):
+    """`lit-gans recipes NAME` from a folder outside the checkout prints the installed card."""
+    done = subprocess.run([sys.executable, "-m", "lit_gans", "recipes", "biggan_deep/imagenet256"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("### biggan_deep/imagenet256")
+    # the reference's value, its source, what runs: 2.5e-5 in both nets (the paper's Appendix C at 256 px)
+    assert "| lr_d | 2.5e-05 | arXiv:1809.11096 Appendix C" in done.stdout and "| 2.5e-05 |" in done.stdout
+    assert "| bn_eps | 0.0001 |" in done.stdout and "1e-05 (deviation) |" in done.stdout
+    assert "Where the reference is silent:" in done.stdout and "**ema_start**: 20000." in done.stdout
+    card = markdown(ROOT / "configs/sngan/cifar32.card.yaml")
+    assert "| g_batch_size | 128 |" in card and card.count("\n| ") == len(yaml.safe_load(
+        (ROOT / "configs/sngan/cifar32.card.yaml").read_text())["settings"]) + 1
+    wrong = subprocess.run([sys.executable, "-m", "lit_gans", "recipes", "biggan/imagenet1024"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 2 and len(wrong.stderr.strip().splitlines()) == 1 and "biggan/imagenet128" in wrong.stderr
