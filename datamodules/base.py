@@ -114,6 +114,10 @@ class GANDataModule(pl.LightningDataModule):
         (None when only the data can tell). The CLI sets the model's `num_classes` from it."""
         return cls.num_classes
 
+    def check_source(self) -> None:
+        """Raise FileNotFoundError, in one line, when the data is not where this DataModule looks, without reading
+        it: the CLI calls it in the launching process, before any worker process starts."""
+
     def load(self):
         """(levels {res: uint8 (N, 3, res, res)}, labels int64 (N,)) for resolutions `self.resolutions`."""
         raise NotImplementedError

@@ -81,6 +81,9 @@ class CachedDataModule(GANDataModule):
         if not self.root.exists():
             raise FileNotFoundError(f"{type(self).__name__}: {self.root} does not exist; expected {self.layout}")
 
+    def check_source(self) -> None:
+        self.check_root()
+
     def listed_items(self) -> list[tuple[str, int]]:
         if self._items is None:
             self.check_root()

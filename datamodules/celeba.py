@@ -44,10 +44,15 @@ class CelebADataModule(CachedDataModule):
             raise ValueError(f"unknown CelebA crop {crop!r}; choose one of {list(CROPS)}")
         self.split, self.crop, self.attribute = split, crop, attribute
 
-    def items(self) -> list[tuple[str, int]]:
+    def check_source(self) -> None:
+        self.check_root()
         images = self.root / "img_align_celeba"
         if not images.is_dir():
             raise FileNotFoundError(f"CelebA images folder {images} does not exist; expected {self.layout}")
+
+    def items(self) -> list[tuple[str, int]]:
+        self.check_source()
+        images = self.root / "img_align_celeba"
         names = sorted(p.name for p in images.iterdir() if p.suffix.lower() in (".jpg", ".png"))
         if self.split != "all":
             partition = self.root / "list_eval_partition.txt"

@@ -207,6 +207,11 @@ class CIFAR10DataModule(GANDataModule):
     def identity(self) -> list:
         return [*super().identity(), str(self.root.resolve())]
 
+    def check_source(self) -> None:
+        if not self.root.exists():
+            raise FileNotFoundError(f"CIFAR-10 root {self.root} does not exist; expected the extracted {FOLDER} folder "
+                                    f"or {ARCHIVE}")
+
     def load(self):
         images, labels = load_cifar10(self.root)
         return build_pyramid(images), labels.numpy()

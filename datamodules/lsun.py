@@ -63,6 +63,11 @@ class LSUNDataModule(CachedDataModule):
             raise FileNotFoundError(f"LSUN category {category!r}: {path}/data.mdb does not exist; expected {self.layout}")
         return str(path)
 
+    def check_source(self) -> None:
+        self.check_root()
+        for category in self.categories:
+            self.lmdb_path(category)
+
     def items(self) -> list[tuple[str, int]]:
         """Every record key, listed in this process with the environment closed again before any worker forks."""
         items, self._identity = [], []

@@ -1,5 +1,6 @@
-"""`lit-gans` command line: LightningCLI with the subcommands fit, validate, sample, evaluate, interpolate and describe,
-and `convert` (released weights to a lit-gans checkpoint, `lit_gans.convert`).
+"""`lit-gans` command line: LightningCLI with the subcommands fit, sample, evaluate, interpolate and describe, plus
+`convert` (released weights to a lit-gans checkpoint, `lit_gans.convert`) and `recipes` (the installed recipes and
+their cards, `lit_gans.recipe_card`).
 
     lit-gans fit                                   # class-conditional SAGAN on the embedded digits
     lit-gans fit --config configs/sagan/celeba64.yaml
@@ -46,6 +47,16 @@ from lit_gans.debug import debugging, hide_dependency_noise
 from lit_gans.gan import GAN
 from lit_gans.strategy import GAN_DDP, wants_several_processes
 from lit_gans.wandb_logger import PROJECT, SAVE_DIR, WandbLogger
+
+
+DESCRIPTION = ("lit-gans: train, sample, evaluate and inspect GANs (SN-GAN, SAGAN, BigGAN, BigGAN-deep, ProGAN) with "
+               "PyTorch Lightning. With no --config, the embedded default recipe (SAGAN on the digits shipped with "
+               "scikit-learn) applies; `lit-gans recipes` lists the paper recipes, which --config takes by name from "
+               "any folder.")
+OTHER_SUBCOMMANDS = {  # run by `main` before any parsing; listed in the help
+    "convert": "Turn released weights (BigGAN-PyTorch, TF-Hub ports, ProGAN) into a lit-gans checkpoint.",
+    "recipes": "List the installed recipes; with a name, print that recipe's card against its reference.",
+}
 
 
 class SaveRunConfig(SaveConfigCallback):
@@ -145,6 +156,8 @@ class GANCLI(LightningCLI):
     def init_parser(self, **kwargs) -> LightningArgumentParser:
         """Lightning's parser, as `OneLineParser` (one-line mistakes)."""
         kwargs.setdefault("dump_header", [f"pytorch_lightning=={pl_version}"])
+        kwargs.setdefault("prog", "lit-gans")
+        kwargs.setdefault("description", DESCRIPTION)
         parser = OneLineParser(**kwargs)
         parser.add_argument("-c", "--config", action=ActionConfigFile,
                             help="Path to a configuration file in json or yaml format, or the name of an installed "
@@ -153,13 +166,32 @@ class GANCLI(LightningCLI):
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
+        """The Trainer methods `lit-gans` runs, each with the arguments the CLI builds itself. Lightning's validate,
+        test and predict are not among them: a GAN has no validation or test loss; `evaluate` measures it."""
         return {
-            **LightningCLI.subcommands(),
+            "fit": LightningCLI.subcommands()["fit"],
             "sample": {"model", "datamodule"},
             "describe": {"model", "datamodule"},
             "evaluate": {"model", "datamodule"},
             "interpolate": {"model", "datamodule"},
         }
+
+    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs) -> None:
+        """Lightning's subcommands, then `convert` and `recipes`, which `main` runs before any parsing: listed here so
+        that `lit-gans --help` names every subcommand."""
+        super()._add_subcommands(parser, **kwargs)
+        subcommands = parser._subcommands_action
+        for name, purpose in OTHER_SUBCOMMANDS.items():
+            subcommands.add_subcommand(name, OneLineParser(prog=f"lit-gans {name}", description=purpose), help=purpose)
+
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs) -> LightningArgumentParser:
+        """Lightning's subcommand parser with the subcommand's own options first in its help, then the model's,
+        the data's and the trainer's."""
+        parser = self.init_parser(**kwargs)
+        skip = set(self.subcommands()[subcommand])
+        self._subcommand_method_arguments[subcommand] = parser.add_method_arguments(klass, subcommand, skip=skip)
+        self._add_arguments(parser)
+        return parser
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
         """Lightning's, then the run's folder and the checkpoint --ckpt_path names (before Lightning reads the
@@ -169,6 +201,7 @@ class GANCLI(LightningCLI):
         self.explicit_model_args = explicit_model_args(argv)
         self.explicit_precision = not isinstance(argv, dict) and any(
             str(a).split("=", 1)[0] == "--trainer.precision" for a in argv)
+        self.explicit_devices = explicit_devices(argv)
         subcommand = self.config.get("subcommand")
         config = self.config[subcommand] if subcommand else self.config
         place_runs(config.trainer)
@@ -201,6 +234,8 @@ class GANCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         self.follow_the_data(config)
         trainer = config.trainer
+        if not self.explicit_devices:
+            check_devices(trainer, config.get("model"))
         self.avoid_emulated_bf16(trainer)
         if trainer.strategy == "auto" and wants_several_processes(trainer.accelerator, trainer.devices, trainer.num_nodes):
             trainer.strategy = GAN_DDP
@@ -237,9 +272,15 @@ class GANCLI(LightningCLI):
                        f"{trainer.precision} on the command line insists)")
         trainer.precision = fallback
 
+    def before_evaluate(self) -> None:
+        """The reference data is there (`GANDataModule.check_source`), before anything is computed."""
+        check_source(self.datamodule)
+
     def before_fit(self) -> None:
-        """`fit --ckpt_path` (or a requeued SLURM job, which Lightning resumes from its requeue checkpoint) continues
-        the checkpoint's W&B run rather than opening a new one."""
+        """The data is there (`GANDataModule.check_source`), checked in the launching process before any worker
+        process starts. `fit --ckpt_path` (or a requeued SLURM job, which Lightning resumes from its requeue
+        checkpoint) continues the checkpoint's W&B run rather than opening a new one."""
+        check_source(self.datamodule)
         ckpt_path = self.config[self.subcommand].get("ckpt_path")
         if ckpt_path in (None, "hpc"):
             ckpt_path = requeue_checkpoint(self.trainer, under_slurm_only=ckpt_path is None)
@@ -254,6 +295,47 @@ class GANCLI(LightningCLI):
         if off:
             names = ", ".join(type(callback).__name__ for callback in off)
             rank_zero_warn(f"switched off during this run by an error (see its warning above): {names}")
+
+
+def check_source(datamodule) -> None:
+    """The DataModule's own check that its data is where it looks, when it has one."""
+    check = getattr(datamodule, "check_source", None)
+    if check is not None:
+        check()
+
+
+def explicit_devices(argv) -> bool:
+    """Whether the user chose the device count: --trainer.devices on the command line, or a --config file of their
+    own (not an installed recipe) that states it. A recipe's `devices: 8` is the reference's setup, not a choice
+    made for this machine."""
+    if isinstance(argv, dict):
+        return "devices" in (argv.get("trainer") or {})
+    if any(str(a).split("=", 1)[0] == "--trainer.devices" for a in argv):
+        return True
+    recipes = {path.read_text() for path in configs.recipes()}
+    return any("devices" in (content.get("trainer") or {}) for content in config_files(argv, skip=recipes))
+
+
+def check_devices(trainer, model) -> None:
+    """Refuse, in one line and before any process starts, a recipe that asks for more devices than this machine
+    has, saying what to pass: e.g. an 8-GPU ImageNet recipe started on a laptop."""
+    import torch
+
+    try:
+        wanted = int(trainer.devices)
+    except (TypeError, ValueError):  # "auto", a list of indices: Lightning checks those
+        return
+    on_gpu = str(trainer.accelerator) in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    have = torch.cuda.device_count() if on_gpu else 0
+    if wanted <= max(have, 1):
+        return
+    use = max(have, 1)
+    accumulate = (model.get("init_args") or {}).get("accumulate") if model is not None else None
+    keep = (f" and --model.init_args.accumulate {accumulate * wanted // use} to keep its batch"
+            if isinstance(accumulate, int) and (accumulate * wanted) % use == 0 else "")
+    where = f"{have} GPU{'s' if have != 1 else ''}" if have else "no GPU"
+    raise ValueError(f"the recipe asks for {wanted} devices (trainer.devices) and this machine has {where}: pass "
+                     f"--trainer.devices {use}{keep}, or --trainer.devices {wanted} to start {wanted} processes anyway")
 
 
 def loggers(trainer) -> list:
@@ -383,7 +465,7 @@ def main(args: list[str] | None = None, run: bool = True) -> GANCLI:
         auto_configure_optimizers=False,
         save_config_callback=SaveRunConfig,
         trainer_defaults={"callbacks": [WandbRunId(), Interpolations()]},
-        parser_kwargs={name: defaults for name in GANCLI.subcommands()} if run else defaults,
+        parser_kwargs={name: dict(defaults) for name in GANCLI.subcommands()} if run else defaults,
         args=args,
         run=run,
     )
@@ -413,7 +495,10 @@ def recipes(names: list[str]) -> None:
 
     from lit_gans import recipe_card
 
-    names = [n for n in names if n not in ("-h", "--help")]
+    if "-h" in names or "--help" in names:
+        print(f"usage: lit-gans recipes [NAME ...]\n\n{OTHER_SUBCOMMANDS['recipes']} NAME is a recipe as --config "
+              "takes it, e.g. biggan/imagenet128.\n")
+        names = []
     if not names:
         print(recipe_table())
         return
@@ -465,9 +550,9 @@ def names_a_recipe(argv) -> bool:
     return any("model" in content for content in config_files(argv))
 
 
-def config_files(argv: list) -> list[dict]:
-    """The content of every --config (or -c) file in `argv` that reads as a YAML mapping; inline config strings
-    and files that cannot be read are left to the parser, which reports them."""
+def config_files(argv: list, skip: set[str] = frozenset()) -> list[dict]:
+    """The content of every --config (or -c) file in `argv` that reads as a YAML mapping, except files whose text
+    is in `skip`; inline config strings and files that cannot be read are left to the parser, which reports them."""
     argv = [str(a) for a in argv]
     values = [a.split("=", 1)[1] for a in argv if a.startswith(("--config=", "-c="))]
     values += [value for flag, value in zip(argv, argv[1:]) if flag in ("--config", "-c")]
@@ -475,7 +560,8 @@ def config_files(argv: list) -> list[dict]:
     for value in values:
         try:
             path = Path(value)
-            content = yaml.safe_load(path.read_text()) if path.is_file() else None
+            text = path.read_text() if path.is_file() else None
+            content = yaml.safe_load(text) if text is not None and text not in skip else None
         except (OSError, ValueError, yaml.YAMLError):
             content = None
         if isinstance(content, dict):

@@ -1,6 +1,7 @@
 """The subcommands `lit-gans sample`, `evaluate`, `interpolate` and `describe`, as methods of a Trainer subclass (LightningCLI
 runs a subcommand by calling the trainer method of that name with the model and data it built)."""
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -14,8 +15,10 @@ from lit_gans.interpolation import pictures, sheet, to_frames, write_video
 
 
 class GANTrainer(Trainer):
-    """Trainer with the extra subcommands `sample`, `evaluate`, `interpolate` and `describe`. Their --ckpt_path, like
-    fit's, takes a file, a run folder or `last` (resolved by the CLI, `lit_gans.resume`)."""
+    """Lightning's Trainer (--trainer), with `sample`, `evaluate`, `interpolate` and `describe` as methods.
+
+    LightningCLI runs a subcommand by calling the method of its name. Their --ckpt_path, like fit's, takes a file, a
+    run folder or `last` (resolved by the CLI, `lit_gans.resume`)."""
 
     def fit(self, model: GAN, train_dataloaders=None, val_dataloaders=None,
             datamodule: LightningDataModule | None = None, ckpt_path: str | None = None,
@@ -252,6 +255,7 @@ def write_result(result: dict, path: Path) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
+    print(f"lit-gans evaluate: wrote {path}", file=sys.stderr)
     return result
 
 

@@ -45,8 +45,10 @@ def compilable_discriminator(discriminator: nn.Module) -> bool:
 
 
 class GAN(pl.LightningModule):
-    """Base class. Subclasses build their networks and hand them to `set_networks(generator, discriminator)`:
-    G (z, y) -> images in [-1, 1], D (images, y) -> logits (N,); then call `self.save_hyperparameters()`.
+    """The model (--model: SNGAN, SAGAN, BigGAN, BigGANDeep or ProGAN, all subclasses of this one).
+
+    Subclasses build their networks and hand them to `set_networks(generator, discriminator)`: G (z, y) -> images
+    in [-1, 1], D (images, y) -> logits (N,); then call `self.save_hyperparameters()`.
 
     What a step computes belongs to `self.objective` (`lit_gans.objective.Objective`): the adversarial loss, the
     regularisers and the augmentation. The module owns the optimizers, the counters, the latent streams and

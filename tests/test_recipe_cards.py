@@ -40,7 +40,7 @@ def test_the_recipe_runs_what_its_card_says_or_lists_why_not(path):
     config = yaml.safe_load((ROOT / "configs" / f"{card['recipe']}.yaml").read_text())  # the checkout's recipe
     deviations = card.get("deviations") or {}
     problems = []
-    for section, keys in (("settings", {"reference", "source", "config", "absent", "default", "test"}),
+    for section, keys in (("settings", {"reference", "source", "config", "absent", "default", "test", "covers"}),
                           ("deviations", {"reference", "ours", "reason"}), ("unstated", {"config", "ours", "reason"})):
         for name, entry in (card.get(section) or {}).items():  # an unquoted comma in a {...} entry makes a new key
             assert set(entry) <= keys, f"{section} {name}: unknown keys {set(entry) - keys} (quote the value)"
@@ -64,6 +64,8 @@ def test_the_recipe_runs_what_its_card_says_or_lists_why_not(path):
             assert same(ours, deviations[name]["ours"]), f"{name}: the deviation says {deviations[name]['ours']}, " \
                                                         f"the recipe has {ours}"
             assert deviations[name].get("reason"), f"{name}: a deviation without a reason"
+            assert "config" not in setting or not same(ours, setting["reference"]), \
+                f"{name}: listed as a deviation, but the recipe runs the reference's value {ours!r}"
         elif not same(ours, setting["reference"]):
             problems.append(f"{name}: the reference has {setting['reference']!r} ({setting['source']}), the recipe "
                             f"{ours!r}, and the card lists no deviation")
@@ -75,7 +77,31 @@ def test_the_recipe_runs_what_its_card_says_or_lists_why_not(path):
         ours = evaluate(config, choice["config"])
         if not same(ours, choice["ours"]):
             problems.append(f"unstated {name}: the card says the recipe runs {choice['ours']!r}, it runs {ours!r}")
+    # every model and data argument the recipe states is on the card: a setting added to the recipe cannot hide
+    uncovered = sorted(set(stated_arguments(config)) - covered_paths(card))
+    if uncovered:
+        problems.append(f"the recipe states {uncovered}, which the card does not cover (a setting, unstated, or "
+                        "`covers` of a setting that checks it)")
     assert not problems, "\n".join(problems)
+
+
+def stated_arguments(config: dict) -> list[str]:
+    """The model and data init arguments the recipe states (not where the data lies or how many workers read it)."""
+    return [f"{section}.init_args.{key}" for section in ("model", "data")
+            for key in ((config.get(section) or {}).get("init_args") or {})
+            if key not in ("root", "num_workers", "cache_dir", "val_root")]
+
+
+def covered_paths(card: dict) -> set[str]:
+    """The recipe arguments a card's entries check, as `section.init_args.argument` (a path into a callback, or
+    into an argument's own init_args, covers that argument)."""
+    paths = set()
+    for entry in [*card["settings"].values(), *(card.get("unstated") or {}).values()]:
+        terms = [term.strip() for key in ("config", "absent") if key in entry for term in entry[key].split("*")]
+        terms += [f"model.init_args.{entry['default'].split('.', 1)[1]}"] if "default" in entry else []
+        terms += entry.get("covers") or []
+        paths |= {".".join(re.sub(r"\[\w+\]", "", term).split(".")[:3]) for term in terms}
+    return paths
 
 
 def test_every_recipe_that_cites_a_reference_has_a_card():
@@ -109,6 +135,10 @@ def test_a_card_shows_the_reference_what_runs_and_each_deviation(tmp_path):
     card = markdown(ROOT / "configs/sngan/cifar32.card.yaml")
     assert "| g_batch_size | 128 |" in card and card.count("\n| ") == len(yaml.safe_load(
         (ROOT / "configs/sngan/cifar32.card.yaml").read_text())["settings"]) + 1
+    helped = subprocess.run([sys.executable, "-m", "lit_gans", "recipes", "--help"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: lit-gans recipes [NAME ...]")
+    assert "| biggan/imagenet128 | BigGAN |" in helped.stdout
     wrong = subprocess.run([sys.executable, "-m", "lit_gans", "recipes", "biggan/imagenet1024"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=120)
     assert wrong.returncode == 2 and len(wrong.stderr.strip().splitlines()) == 1 and "biggan/imagenet128" in wrong.stderr
