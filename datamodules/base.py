@@ -1,6 +1,7 @@
 """Base DataModule: multi-resolution serving with ProGAN's fade-in, flips, DDP sharding and exact resume."""
 import hashlib
 import os
+import warnings
 
 import numpy as np
 import pytorch_lightning as pl
@@ -13,6 +14,12 @@ from datamodules.pyramid import fade, pyramid_resolutions
 from lit_gans.cache import fingerprint
 
 DATA_RECORD = "lit_gans_data"  # marks the data's record in a checkpoint (`GANDataModule.state_dict`)
+
+
+# Lightning warns, on a resume mid-epoch, that the DataLoader "is not resumable". Here the DataModule is: its
+# state_dict holds the position in the global batch order (`BatchStream`), which Lightning saves and restores with
+# the checkpoint, so the resumed run draws exactly the batches the uninterrupted one would have.
+warnings.filterwarnings("ignore", message=r".*ended before the epoch ended and your dataloader is not resumable")
 
 
 def default_workers(limit: int = 4) -> int:

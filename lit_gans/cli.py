@@ -196,6 +196,12 @@ class GANCLI(LightningCLI):
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
         """Lightning's, then the run's folder and the checkpoint --ckpt_path names (before Lightning reads the
         checkpoint's hyperparameters)."""
+        printing = isinstance(args, list) and "--print_config" in args or args is None and "--print_config" in sys.argv
+        if printing:  # printed below, after the settings that follow the data (flags: jsonargparse prints it)
+            if args is None:
+                sys.argv.remove("--print_config")
+            else:
+                args = [a for a in args if a != "--print_config"]
         super().parse_arguments(parser, args)
         argv = sys.argv[1:] if args is None else args
         self.explicit_model_args = explicit_model_args(argv)
@@ -212,6 +218,16 @@ class GANCLI(LightningCLI):
             if subcommand == "fit" and saved is not None:
                 self.keep_the_run_settings(config, given, saved.get("hyper_parameters") or {})
                 continue_in(config.trainer, Path(config.ckpt_path), (saved.get("wandb") or {}).get("run_id"))
+        if printing:
+            self.print_config(config, subcommand)
+
+    def print_config(self, config, subcommand: str | None) -> None:
+        """`--print_config`: the config that will run, with the model's resolution and classes as the data sets
+        them (`follow_the_data`), then exit."""
+        self.follow_the_data(config)
+        parser = self._subcommand_parsers[subcommand] if subcommand else self.parser
+        sys.stdout.write(parser.dump(config, skip_none=False, skip_check=True))
+        sys.exit(0)
 
     def keep_the_run_settings(self, config, given: str, saved: dict) -> None:
         """A resumed run keeps the model settings its checkpoint holds (`saved`, its hyperparameters: Lightning
@@ -236,6 +252,11 @@ class GANCLI(LightningCLI):
         trainer = config.trainer
         if not self.explicit_devices:
             check_devices(trainer, config.get("model"))
+        if trainer.get("deterministic") is None and on_cpu(trainer.accelerator):
+            # the same command gives the same weights: CPU kernels without a fixed reduction order (e.g. embedding
+            # gradients) are swapped for deterministic ones, 2.4% slower on 2 CPU cores (benchmarks/deterministic_cost.py);
+            # "warn", not True: an operation with no deterministic version warns instead of ending the run
+            trainer.deterministic = "warn"
         self.avoid_emulated_bf16(trainer)
         if trainer.strategy == "auto" and wants_several_processes(trainer.accelerator, trainer.devices, trainer.num_nodes):
             trainer.strategy = GAN_DDP
@@ -314,6 +335,14 @@ def explicit_devices(argv) -> bool:
         return True
     recipes = {path.read_text() for path in configs.recipes()}
     return any("devices" in (content.get("trainer") or {}) for content in config_files(argv, skip=recipes))
+
+
+def on_cpu(accelerator) -> bool:
+    """Whether Trainer(accelerator) trains on the CPU."""
+    import torch
+
+    return str(accelerator) == "cpu" or str(accelerator) == "auto" and not torch.cuda.is_available() and not (
+        torch.backends.mps.is_available())
 
 
 def check_devices(trainer, model) -> None:
@@ -579,7 +608,7 @@ def console() -> None:
     try:
         main()
     except (ValueError, TypeError, FileNotFoundError, PermissionError, FloatingPointError, KeyError,
-            RuntimeError) as error:
+            RuntimeError, ImportError) as error:  # ImportError: e.g. a precision whose package is not installed
         print(f"lit-gans: error: {readable(error)}\n(set LIT_GANS_DEBUG=1 for the traceback)", file=sys.stderr)
         sys.exit(1)
 

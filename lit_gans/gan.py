@@ -44,6 +44,14 @@ def compilable_discriminator(discriminator: nn.Module) -> bool:
     return not (getattr(discriminator, "batch_dependent", False) and any(True for _ in spectral_norm_layers(discriminator)))
 
 
+def inputs_in_own_dtype(network: nn.Module, inputs: tuple) -> tuple:
+    """Forward pre-hook: float tensors (images, latents, blended class embeddings) in the network's parameter dtype,
+    so that a network Lightning converted to bf16 or float64 (--trainer.precision bf16-true, 64-true) takes the
+    float32 images and latents of the data and of every callback. A no-op under mixed precision."""
+    dtype = next(network.parameters()).dtype
+    return tuple(x.to(dtype) if torch.is_tensor(x) and x.is_floating_point() and x.dtype != dtype else x for x in inputs)
+
+
 class GAN(pl.LightningModule):
     """The model (--model: SNGAN, SAGAN, BigGAN, BigGANDeep or ProGAN, all subclasses of this one).
 
@@ -161,7 +169,10 @@ class GAN(pl.LightningModule):
         self._logs: dict[str, torch.Tensor] = {}  # latest value of every logged loss and gradient norm
 
     def set_networks(self, generator: nn.Module, discriminator: nn.Module) -> None:
-        """Install G and D, and `generator_ema`: a frozen copy of G (in the state dict, so checkpoints carry it)."""
+        """Install G and D, and `generator_ema`: a frozen copy of G (in the state dict, so checkpoints carry it).
+        Each network takes float inputs in its own dtype (`inputs_in_own_dtype`)."""
+        for network in (generator, discriminator):
+            network.register_forward_pre_hook(inputs_in_own_dtype)
         self.generator, self.discriminator = generator, discriminator
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False)
 

@@ -174,9 +174,11 @@ def test_evaluate_writes_fid_and_kid_of_a_trained_checkpoint(trained_checkpoint,
     out = tmp_path / "metrics.json"
     main(["evaluate", f"--ckpt_path={trained_checkpoint}", "--num_samples=20", "--num_real=20", "--kid_subset_size=10",
           "--batch_size=10", f"--out={out}", "--truncation_sweep=[0.5, 1.0]", "--trainer.logger=false"])
-    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out.strip().splitlines()[-1])
     written = json.loads(out.read_text())
     assert printed == written
+    assert f"lit-gans evaluate: wrote {out}" in captured.err
     assert written["fid"] > 0 and np.isfinite(written["fid"]) and np.isfinite(written["kid_mean"])
     assert (written["num_samples"], written["num_real"], written["g_steps"]) == (20, 20, 4)
     assert written["inception_weights"].endswith(".pth")
