@@ -79,6 +79,19 @@ class OneLineParser(LightningArgumentParser):
     wrong type) end with one line on stderr, with the nearest valid option or class where one is close, and exit
     status 2; LIT_GANS_DEBUG=1 shows jsonargparse's usage and full message instead."""
 
+    follow_the_data = None  # GANCLI.follow_the_data: --print_config prints the resolution and classes that will run
+
+    def dump(self, cfg, *args, **kwargs) -> str:
+        """jsonargparse's; for --print_config (while the top parser holds `print_config`), after the model's
+        resolution and classes follow the data, as they will when the run starts."""
+        root = self
+        while getattr(root, "parent_parser", None) is not None:  # --print_config marks the top parser
+            root = root.parent_parser
+        if hasattr(root, "print_config") and self.follow_the_data is not None:
+            cfg = cfg.clone()
+            self.follow_the_data(cfg)
+        return super().dump(cfg, *args, **kwargs)
+
     def error(self, message: str, ex: Exception | None = None):
         if not self.exit_on_error or debugging():
             return super().error(message, ex)
@@ -159,6 +172,7 @@ class GANCLI(LightningCLI):
         kwargs.setdefault("prog", "lit-gans")
         kwargs.setdefault("description", DESCRIPTION)
         parser = OneLineParser(**kwargs)
+        parser.follow_the_data = self.follow_the_data
         parser.add_argument("-c", "--config", action=ActionConfigFile,
                             help="Path to a configuration file in json or yaml format, or the name of an installed "
                                  "recipe (lit-gans recipes lists them).")
@@ -196,20 +210,16 @@ class GANCLI(LightningCLI):
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
         """Lightning's, then the run's folder and the checkpoint --ckpt_path names (before Lightning reads the
         checkpoint's hyperparameters)."""
-        printing = isinstance(args, list) and "--print_config" in args or args is None and "--print_config" in sys.argv
-        if printing:  # printed below, after the settings that follow the data (flags: jsonargparse prints it)
-            if args is None:
-                sys.argv.remove("--print_config")
-            else:
-                args = [a for a in args if a != "--print_config"]
-        super().parse_arguments(parser, args)
         argv = sys.argv[1:] if args is None else args
-        self.explicit_model_args = explicit_model_args(argv)
+        self.explicit_model_args = explicit_model_args(argv)  # before parsing: --print_config prints while parsing
+        super().parse_arguments(parser, args)
         self.explicit_precision = not isinstance(argv, dict) and any(
             str(a).split("=", 1)[0] == "--trainer.precision" for a in argv)
         self.explicit_devices = explicit_devices(argv)
         subcommand = self.config.get("subcommand")
         config = self.config[subcommand] if subcommand else self.config
+        if subcommand not in (None, "fit"):
+            quiet_trainer(config.trainer, start_up_lines=args is not None)
         place_runs(config.trainer)
         if subcommand and config.get("ckpt_path"):
             given = str(config.ckpt_path)
@@ -218,16 +228,6 @@ class GANCLI(LightningCLI):
             if subcommand == "fit" and saved is not None:
                 self.keep_the_run_settings(config, given, saved.get("hyper_parameters") or {})
                 continue_in(config.trainer, Path(config.ckpt_path), (saved.get("wandb") or {}).get("run_id"))
-        if printing:
-            self.print_config(config, subcommand)
-
-    def print_config(self, config, subcommand: str | None) -> None:
-        """`--print_config`: the config that will run, with the model's resolution and classes as the data sets
-        them (`follow_the_data`), then exit."""
-        self.follow_the_data(config)
-        parser = self._subcommand_parsers[subcommand] if subcommand else self.parser
-        sys.stdout.write(parser.dump(config, skip_none=False, skip_check=True))
-        sys.exit(0)
 
     def keep_the_run_settings(self, config, given: str, saved: dict) -> None:
         """A resumed run keeps the model settings its checkpoint holds (`saved`, its hyperparameters: Lightning
@@ -250,7 +250,7 @@ class GANCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         self.follow_the_data(config)
         trainer = config.trainer
-        if not self.explicit_devices:
+        if self.subcommand == "fit" and not self.explicit_devices:  # the others run in this process
             check_devices(trainer, config.get("model"))
         if trainer.get("deterministic") is None and on_cpu(trainer.accelerator):
             # the same command gives the same weights: CPU kernels without a fixed reduction order (e.g. embedding
@@ -316,6 +316,21 @@ class GANCLI(LightningCLI):
         if off:
             names = ", ".join(type(callback).__name__ for callback in off)
             rank_zero_warn(f"switched off during this run by an error (see its warning above): {names}")
+
+
+def quiet_trainer(trainer, start_up_lines: bool) -> None:
+    """For sample, evaluate, interpolate and describe: no logger (they write files and print; a W&B run would only
+    be empty), and, on the command line (not `start_up_lines`), none of Lightning's start-up lines about
+    accelerators, precision and seeds, which concern training. (From Python, the process's logging is the
+    caller's.)"""
+    import logging
+
+    trainer.logger = False
+    if start_up_lines:
+        return
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
+                 "lightning_fabric.utilities.seed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def check_source(datamodule) -> None:

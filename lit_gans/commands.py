@@ -69,6 +69,7 @@ class GANTrainer(Trainer):
         if ckpt_path is None:
             raise ValueError("sample needs --ckpt_path")
         load_weights(model, ckpt_path)
+        check_classes(model, classes)
         labels = None
         if model.num_classes:
             labels = torch.tensor(classes or [], dtype=torch.long)
@@ -222,6 +223,7 @@ class GANTrainer(Trainer):
         if video not in ("mp4", "gif", "none"):
             raise ValueError(f"video must be mp4, gif or none, got {video!r}")
         load_weights(model, ckpt_path)
+        check_classes(model, classes)
         options = dict(rows=rows, classes=classes, seed=seed, truncation=truncation, thresholds=thresholds)
         written = {}
         for kind, picture in pictures(model, kinds, frames=frames, **options).items():
@@ -248,6 +250,17 @@ class GANTrainer(Trainer):
             description.update(checkpoint=str(ckpt_path), g_steps=model.g_steps, kimg=model.images_seen / 1000)
         print(json.dumps(description))
         return description
+
+
+def check_classes(model: GAN, classes: list[int] | None) -> None:
+    """--classes names classes the model has: none for an unconditional model, each in [0, num_classes)."""
+    if not classes:
+        return
+    if not model.num_classes:
+        raise ValueError(f"--classes {classes}: this model is unconditional (num_classes 0); leave --classes out")
+    wrong = [c for c in classes if not 0 <= c < model.num_classes]
+    if wrong:
+        raise ValueError(f"--classes: {wrong} not among this model's classes 0 to {model.num_classes - 1}")
 
 
 def write_result(result: dict, path: Path) -> dict:

@@ -318,7 +318,9 @@ class GAN(pl.LightningModule):
         """Log the latest scalars on the batches whose values Lightning writes to the logger (every
         `trainer.log_every_n_steps` batches and the last one), and on the first; the others skip the cost of
         `self.log`, about a millisecond per value."""
-        if self.d_micro == 1 or self.d_micro % self.trainer.log_every_n_steps == 0 or self.trainer.should_stop:
+        max_steps = self.trainer.max_steps
+        last = self.trainer.should_stop or max_steps not in (None, -1) and self.trainer.global_step >= max_steps
+        if self.d_micro == 1 or self.d_micro % self.trainer.log_every_n_steps == 0 or last:
             self.log_scalars()
 
     def log_scalars(self) -> None:

@@ -55,9 +55,26 @@ def lookup(recipe: dict, path: str):
     return value
 
 
+def follows_the_data(recipe: dict, path: str):
+    """The model's resolution and num_classes where the recipe leaves them to the data, as the CLI sets them
+    (`GANCLI.follow_the_data`); MISSING for any other path or a value the recipe states."""
+    argument = path.removeprefix("model.init_args.")
+    if argument not in ("resolution", "num_classes") or argument in ((recipe.get("model") or {}).get("init_args") or {}):
+        return MISSING
+    data = recipe.get("data") or {}
+    init_args = data.get("init_args") or {}
+    if argument == "resolution":
+        return init_args.get("resolution", MISSING)
+    module, name = data.get("class_path", ".").rsplit(".", 1)
+    declared = getattr(importlib.import_module(module), name).declared_classes(**init_args)
+    return MISSING if declared is None else declared
+
+
 def evaluate(recipe: dict, expression: str):
-    """A path, or a product of paths ("data.init_args.batch_size * model.init_args.accumulate")."""
-    values = [lookup(recipe, term.strip()) for term in expression.split("*")]
+    """A path, or a product of paths ("data.init_args.batch_size * model.init_args.accumulate"): what runs."""
+    values = [follows_the_data(recipe, term.strip()) for term in expression.split("*")]
+    values = [lookup(recipe, term.strip()) if value is MISSING else value
+              for term, value in zip(expression.split("*"), values)]
     if any(v is MISSING for v in values):
         return MISSING
     return math.prod(values) if len(values) > 1 else values[0]

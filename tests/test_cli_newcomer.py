@@ -116,3 +116,40 @@ def test_the_same_command_gives_the_same_weights_and_a_resumed_run_the_uninterru
     for name, value in first.items():
         assert torch.equal(value, second[name]), name
         assert torch.equal(value, resumed[name]), name
+
+
+def test_commands_that_do_not_train_print_no_training_start_up_lines(tmp_path):
+    done = lit_gans("describe", cwd=tmp_path)
+    assert done.returncode == 0 and json_line(done.stdout)["model"] == "SAGAN"
+    for line in ("GPU available", "Automatic Mixed Precision", "Seed set", "W&B", "wandb"):
+        assert line not in done.stderr, (line, done.stderr)
+    assert not (tmp_path / "runs").exists()  # no logger, so no empty run folder either
+
+
+def json_line(stdout: str) -> dict:
+    import json
+
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_classes_are_checked_against_the_model():
+    from lit_gans import SAGAN
+    from lit_gans.commands import check_classes
+
+    unconditional = SAGAN(resolution=16, z_dim=8, ch=4, num_classes=0, attn_res=8)
+    with pytest.raises(ValueError, match=r"--classes \[3\]: this model is unconditional"):
+        check_classes(unconditional, [3])
+    conditional = SAGAN(resolution=16, z_dim=8, ch=4, num_classes=10, attn_res=8)
+    with pytest.raises(ValueError, match=r"\[10, -1\] not among this model's classes 0 to 9"):
+        check_classes(conditional, [3, 10, -1])
+    check_classes(conditional, [0, 9])
+    check_classes(unconditional, None)
+
+
+def test_the_progress_bar_shows_the_last_steps_kimg(tmp_path):
+    cli = main(["--trainer.max_steps=6", "--trainer.logger=false", "--trainer.callbacks=[]",
+                "--trainer.enable_checkpointing=false", f"--trainer.default_root_dir={tmp_path}"], run=False)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    batch = cli.datamodule.batch_size
+    assert cli.model.images_seen == 3 * batch
+    assert float(cli.trainer.progress_bar_metrics["kimg"]) == pytest.approx(3 * batch / 1000)

@@ -51,3 +51,33 @@ def test_training_latents_are_standard_normal():
     z = sample_latents(4000, 64, generator=torch.Generator().manual_seed(0)).flatten().numpy()
     assert stats.kstest(z, "norm").pvalue > 0.01
     assert stats.kstest(z * 1.1, "norm").pvalue < 1e-6  # the test tells a 10% wider spread apart
+
+
+def test_sngan_weights_are_glorot_uniform_with_gain_sqrt2_in_residual_convolutions_and_biases_zero():
+    """The reference's Chainer initialisers (gen_models/resblocks.py, dis_models/resblocks.py): GlorotUniform(sqrt 2)
+    in each block's two 3x3 convolutions, GlorotUniform(1) in shortcuts, linear layers and the output convolution."""
+    import math
+
+    from lit_gans.networks.sngan import DBlock, GBlock
+
+    torch.manual_seed(0)
+    model = SNGAN(resolution=32, num_classes=0)
+    residual = {id(m) for block in model.modules() if isinstance(block, (GBlock, DBlock))
+                for m in (block.conv1, block.conv2)}
+    checked = {1.0: 0, math.sqrt(2): 0}
+    for network in (model.generator, model.discriminator):
+        for layer in network.modules():
+            if not isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+                continue
+            parametrized = getattr(layer, "parametrizations", None)
+            weight = (parametrized.weight.original if parametrized is not None else layer.weight).detach()
+            fan_in, fan_out = weight.shape[1] * weight[0, 0].numel(), weight.shape[0] * weight[0, 0].numel()
+            gain = math.sqrt(2) if id(layer) in residual else 1.0
+            bound = gain * math.sqrt(6 / (fan_in + fan_out))
+            assert float(weight.abs().max()) <= bound * (1 + 1e-6)
+            if weight.numel() >= 10_000:  # uniform on [-bound, bound]: std bound / sqrt(3)
+                assert abs(float(weight.std()) / (bound / math.sqrt(3)) - 1) < 0.03, (layer, gain)
+                checked[gain] += 1
+            if layer.bias is not None:
+                assert torch.all(layer.bias == 0)
+    assert checked[1.0] >= 2 and checked[math.sqrt(2)] >= 8
