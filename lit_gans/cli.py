@@ -36,6 +36,7 @@ from jsonargparse import ActionConfigFile
 from pytorch_lightning import __version__ as pl_version
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.utilities import rank_zero_warn
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 import configs
 from callbacks.monitor import Monitor
@@ -170,6 +171,7 @@ class GANCLI(LightningCLI):
         """Lightning's parser, as `OneLineParser` (one-line mistakes)."""
         kwargs.setdefault("dump_header", [f"pytorch_lightning=={pl_version}"])
         kwargs.setdefault("prog", "lit-gans")
+        kwargs.setdefault("allow_abbrev", False)  # --trainer.max_step must not pass for --trainer.max_steps
         kwargs.setdefault("description", DESCRIPTION)
         parser = OneLineParser(**kwargs)
         parser.follow_the_data = self.follow_the_data
@@ -254,6 +256,12 @@ class GANCLI(LightningCLI):
             check_devices(trainer, config.get("model"))
         if self.subcommand in ("fit", "evaluate"):
             check_data(config.get("data"))
+        if trainer.get("accumulate_grad_batches") not in (None, 1):
+            raise ValueError(f"--trainer.accumulate_grad_batches {trainer.accumulate_grad_batches}: a GAN step accumulates "
+                             "its own gradients; use --model.init_args.accumulate instead")
+        if self.subcommand == "fit" and str(trainer.precision) == "16-true":
+            raise ValueError("precision 16-true keeps weights and optimizer state in float16, where the GAN losses "
+                             "overflow at the first step: use 16-mixed, bf16-mixed or bf16-true")
         if trainer.get("deterministic") is None and on_cpu(trainer.accelerator):
             # the same command gives the same weights: CPU kernels without a fixed reduction order (e.g. embedding
             # gradients) are swapped for deterministic ones, 2.4% slower on 2 CPU cores (benchmarks/deterministic_cost.py);
@@ -627,7 +635,7 @@ def console() -> None:
     try:
         main()
     except (ValueError, TypeError, FileNotFoundError, PermissionError, FloatingPointError, KeyError,
-            RuntimeError, ImportError) as error:  # ImportError: e.g. a precision whose package is not installed
+            RuntimeError, ImportError, MisconfigurationException) as error:  # ImportError: e.g. a precision's package
         print(f"lit-gans: error: {readable(error)}\n(set LIT_GANS_DEBUG=1 for the traceback)", file=sys.stderr)
         sys.exit(1)
 

@@ -68,6 +68,8 @@ class GANTrainer(Trainer):
         """
         if ckpt_path is None:
             raise ValueError("sample needs --ckpt_path")
+        if num < 1:
+            raise ValueError(f"--num must be at least 1, got {num}")
         load_weights(model, ckpt_path)
         check_classes(model, classes)
         labels = None
@@ -108,8 +110,9 @@ class GANTrainer(Trainer):
         swd_images: int = 16384,
         ms_ssim_pairs: int = 10000,
     ) -> dict:
-        """Score a checkpoint's samples (or a folder of images) against the configured data; print and write a JSON
-        with every metric's values and settings.
+        """Score a checkpoint's samples, or a folder of images, against the configured data (FID, KID and more).
+
+        Prints and writes a JSON with every metric's values and settings.
 
         Args:
             ckpt_path: checkpoint to evaluate.
@@ -197,8 +200,10 @@ class GANTrainer(Trainer):
         video: str = "mp4",
         fps: int = 12,
     ) -> dict:
-        """Pictures of a checkpoint's latent space: PNG sheets and videos of latent interpolation, class
-        interpolation and truncation strips (`lit_gans.interpolation`).
+        """Pictures of a checkpoint's latent space: interpolation sheets, videos and truncation strips.
+
+        PNG sheets and videos of latent interpolation, class interpolation and truncation strips
+        (`lit_gans.interpolation`).
 
         Args:
             ckpt_path: checkpoint to load.

@@ -153,3 +153,15 @@ def test_the_progress_bar_shows_the_last_steps_kimg(tmp_path):
     batch = cli.datamodule.batch_size
     assert cli.model.images_seen == 3 * batch
     assert float(cli.trainer.progress_bar_metrics["kimg"]) == pytest.approx(3 * batch / 1000)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--trainer.precision", "16-true"], "use 16-mixed, bf16-mixed or bf16-true"),
+    (["--trainer.devices", "0"], "Trainer(devices='0')"),
+    (["--trainer.accumulate_grad_batches", "2"], "use --model.init_args.accumulate instead"),
+    (["--trainer.max_step", "4"], "did you mean --trainer.max_steps?"),  # no abbreviations
+])
+def test_trainer_settings_that_cannot_run_are_one_line(args, says, tmp_path):
+    done = lit_gans("fit", *args, "--trainer.logger", "false", "--trainer.max_steps", "2", cwd=tmp_path)
+    assert done.returncode in (1, 2) and says in done.stderr
+    assert len(errors(done)) == 1 and "Traceback" not in done.stderr
