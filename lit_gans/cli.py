@@ -220,8 +220,6 @@ class GANCLI(LightningCLI):
         self.explicit_devices = explicit_devices(argv)
         subcommand = self.config.get("subcommand")
         config = self.config[subcommand] if subcommand else self.config
-        if subcommand not in (None, "fit"):
-            quiet_trainer(config.trainer, start_up_lines=args is not None)
         place_runs(config.trainer)
         if subcommand and config.get("ckpt_path"):
             given = str(config.ckpt_path)
@@ -230,6 +228,8 @@ class GANCLI(LightningCLI):
             if subcommand == "fit" and saved is not None:
                 self.keep_the_run_settings(config, given, saved.get("hyper_parameters") or {})
                 continue_in(config.trainer, Path(config.ckpt_path), (saved.get("wandb") or {}).get("run_id"))
+        if subcommand not in (None, "fit"):  # after `last` was found where the logger keeps its runs
+            quiet_trainer(config.trainer, start_up_lines=args is not None)
 
     def keep_the_run_settings(self, config, given: str, saved: dict) -> None:
         """A resumed run keeps the model settings its checkpoint holds (`saved`, its hyperparameters: Lightning
@@ -332,9 +332,23 @@ def quiet_trainer(trainer, start_up_lines: bool) -> None:
     trainer.logger = False
     if start_up_lines:
         return
-    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
-                 "lightning_fabric.utilities.seed"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in START_UP_LOGGERS:
+        logger = logging.getLogger(name)
+        QUIETED.setdefault(name, logger.level)
+        logger.setLevel(logging.WARNING)
+
+
+START_UP_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
+                    "lightning_fabric.utilities.seed")
+QUIETED: dict[str, int] = {}  # logger name -> its level before `quiet_trainer`; `console` restores them
+
+
+def restore_start_up_lines() -> None:
+    import logging
+
+    while QUIETED:
+        name, level = QUIETED.popitem()
+        logging.getLogger(name).setLevel(level)
 
 
 def check_data(data) -> None:
@@ -629,15 +643,18 @@ def console() -> None:
     """The `lit-gans` console script: exit status 0 on success; bad input ends with its message and status 1
     (LIT_GANS_DEBUG=1 re-raises, with the traceback)."""
     hide_dependency_noise()
-    if debugging():
-        main()
-        return
     try:
-        main()
-    except (ValueError, TypeError, FileNotFoundError, PermissionError, FloatingPointError, KeyError,
-            RuntimeError, ImportError, MisconfigurationException) as error:  # ImportError: e.g. a precision's package
-        print(f"lit-gans: error: {readable(error)}\n(set LIT_GANS_DEBUG=1 for the traceback)", file=sys.stderr)
-        sys.exit(1)
+        if debugging():
+            main()
+            return
+        try:
+            main()
+        except (ValueError, TypeError, FileNotFoundError, PermissionError, FloatingPointError, KeyError,
+                RuntimeError, ImportError, MisconfigurationException) as error:  # ImportError: e.g. a precision's
+            print(f"lit-gans: error: {readable(error)}\n(set LIT_GANS_DEBUG=1 for the traceback)", file=sys.stderr)
+            sys.exit(1)
+    finally:
+        restore_start_up_lines()  # a caller in the same process (a test, a notebook) keeps its logging
 
 
 def readable(error: BaseException) -> str:
