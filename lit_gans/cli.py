@@ -26,10 +26,13 @@ A mistyped option, class path or value ends with one line naming the nearest val
 (`OneLineParser`); other errors in the input end with the message and exit status 1. LIT_GANS_DEBUG=1 shows the
 full usage or the traceback, and the dependencies' notices that the command line hides (`lit_gans.debug`).
 """
+import importlib
+import logging
 import os
 import sys
 from pathlib import Path
 
+import torch
 import yaml
 from pytorch_lightning import LightningDataModule, Trainer
 from jsonargparse import ActionConfigFile
@@ -107,7 +110,6 @@ def one_line(message: str, parser) -> str:
     """A jsonargparse error message as one line, with "did you mean ...?" for a mistyped option, class path or
     class argument."""
     import difflib
-    import importlib
     import re
 
     def nearest(name: str, candidates, cutoff: float = 0.6) -> str:
@@ -327,8 +329,6 @@ def quiet_trainer(trainer, start_up_lines: bool) -> None:
     be empty), and, on the command line (not `start_up_lines`), none of Lightning's start-up lines about
     accelerators, precision and seeds, which concern training. (From Python, the process's logging is the
     caller's.)"""
-    import logging
-
     trainer.logger = False
     if start_up_lines:
         return
@@ -344,8 +344,6 @@ QUIETED: dict[str, int] = {}  # logger name -> its level before `quiet_trainer`;
 
 
 def restore_start_up_lines() -> None:
-    import logging
-
     while QUIETED:
         name, level = QUIETED.popitem()
         logging.getLogger(name).setLevel(level)
@@ -355,12 +353,9 @@ def check_data(data) -> None:
     """The data a config names is where its DataModule looks (`GANDataModule.check_source`): checked before the
     model is built (a minute for the ImageNet recipes on a CPU) and before any worker process starts, so a missing
     dataset is one line, once. The DataModule built here reads nothing; the run builds its own."""
-    import importlib
-
     if data is None or not getattr(data, "class_path", None):
         return
-    module, _, name = data.class_path.rpartition(".")
-    cls = getattr(importlib.import_module(module), name)
+    cls = named_class(data.class_path)
     if hasattr(cls, "check_source"):
         init_args = data.init_args.as_dict() if data.get("init_args") is not None else {}
         cls(**init_args).check_source()
@@ -380,8 +375,6 @@ def explicit_devices(argv) -> bool:
 
 def on_cpu(accelerator) -> bool:
     """Whether Trainer(accelerator) trains on the CPU."""
-    import torch
-
     return str(accelerator) == "cpu" or str(accelerator) == "auto" and not torch.cuda.is_available() and not (
         torch.backends.mps.is_available())
 
@@ -389,8 +382,6 @@ def on_cpu(accelerator) -> bool:
 def check_devices(trainer, model) -> None:
     """Refuse, in one line and before any process starts, a recipe that asks for more devices than this machine
     has, saying what to pass: e.g. an 8-GPU ImageNet recipe started on a laptop."""
-    import torch
-
     try:
         wanted = int(trainer.devices)
     except (TypeError, ValueError):  # "auto", a list of indices: Lightning checks those
@@ -482,13 +473,15 @@ def explicit_model_args(args) -> set[str]:
     return given
 
 
+def named_class(class_path: str) -> type:
+    """The class a config's `class_path` names ("datamodules.CIFAR10DataModule")."""
+    module_name, _, class_name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
 def declared_classes(data) -> int | None:
     """The number of classes a DataModule config declares without reading any data (None when unknown)."""
-    import importlib
-
-    module_name, _, class_name = data.class_path.rpartition(".")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    declare = getattr(cls, "declared_classes", None)
+    declare = getattr(named_class(data.class_path), "declared_classes", None)
     return declare(**vars(data.init_args)) if declare is not None else None
 
 
